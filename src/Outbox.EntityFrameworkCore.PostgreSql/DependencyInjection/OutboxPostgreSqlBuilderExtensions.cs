@@ -1,0 +1,33 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Outbox;
+using Outbox.EntityFrameworkCore;
+using Outbox.EntityFrameworkCore.PostgreSql;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses PostgreSQL as the outbox store.</summary>
+public static class OutboxPostgreSqlBuilderExtensions
+{
+    /// <summary>
+    /// Stores the outbox in the PostgreSQL database of <typeparamref name="TContext"/>, whose model must call
+    /// <c>modelBuilder.AddOutbox()</c>. The dispatcher reads the table names from that model and connects with the
+    /// context's connection string unless <see cref="OutboxPostgreSqlOptions.ConnectionString"/> is set.
+    /// </summary>
+    public static OutboxBuilder UsePostgreSql<TContext>(this OutboxBuilder builder, Action<OutboxPostgreSqlOptions>? configure = null)
+        where TContext : DbContext
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.AddOptions<OutboxPostgreSqlOptions>();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
+        services.TryAddSingleton<PostgreSqlOutboxStore<TContext>>();
+        services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
+        return builder;
+    }
+}

@@ -1,0 +1,204 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Outbox.EntityFrameworkCore.PostgreSql;
+
+/// <summary>
+/// The PostgreSQL outbox store. Every operation is one statement in autocommit: the claim is
+/// <c>WITH c AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... FROM c RETURNING</c>, so concurrent
+/// dispatchers never wait on each other's rows and no transaction stays open while messages are sent.
+/// All times come from the database clock (<c>now()</c>).
+/// </summary>
+internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisposable, IDisposable
+    where TContext : DbContext
+{
+    private readonly OutboxStoreBootstrap<TContext> _bootstrap;
+    private readonly OutboxPostgreSqlOptions _options;
+    private readonly Lazy<Statements> _statements;
+
+    public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options)
+    {
+        _bootstrap = bootstrap;
+        _options = options.Value;
+        _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.PublicationOnly);
+    }
+
+    public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(Guid owner, int batchSize, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.Claim);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration, NpgsqlDbType = NpgsqlDbType.Interval });
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            return await OutboxRowReader.ReadAllAsync(reader, static (r, i) => r.GetGuid(i), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task AcknowledgeAsync(Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken)
+    {
+        if (positions.Count == 0)
+        {
+            return;
+        }
+
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.Acknowledge);
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. positions] });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task ReleaseAsync(Guid owner, IReadOnlyList<OutboxRelease> releases, CancellationToken cancellationToken)
+    {
+        if (releases.Count == 0)
+        {
+            return;
+        }
+
+        var ids = new long[releases.Count];
+        var delays = new double[releases.Count];
+        var errors = new string?[releases.Count];
+        var refunds = new int[releases.Count];
+        for (var i = 0; i < releases.Count; i++)
+        {
+            ids[i] = releases[i].Position;
+            delays[i] = releases[i].Delay.TotalMilliseconds;
+            errors[i] = releases[i].Error;
+            refunds[i] = releases[i].RefundAttempt ? 1 : 0;
+        }
+
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.Release);
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
+        command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = delays });
+        command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = refunds });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task DeadLetterAsync(Guid owner, IReadOnlyList<OutboxDeadLetter> deadLetters, CancellationToken cancellationToken)
+    {
+        if (deadLetters.Count == 0)
+        {
+            return;
+        }
+
+        var ids = new long[deadLetters.Count];
+        var reasons = new string[deadLetters.Count];
+        for (var i = 0; i < deadLetters.Count; i++)
+        {
+            ids[i] = deadLetters[i].Position;
+            reasons[i] = deadLetters[i].Reason;
+        }
+
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.DeadLetter);
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = reasons });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<long> GetLastPositionAsync(CancellationToken cancellationToken)
+    {
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.LastPosition);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<long> CountUndeliveredAsync(long upToPosition, CancellationToken cancellationToken)
+    {
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.CountUndelivered);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upToPosition });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_statements.IsValueCreated)
+        {
+            await _statements.Value.DataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_statements.IsValueCreated)
+        {
+            _statements.Value.DataSource.Dispose();
+        }
+    }
+
+    private Statements Build()
+    {
+        var tables = _bootstrap.Tables;
+        var connectionString = _options.ConnectionString ?? tables.ConnectionString
+            ?? throw new InvalidOperationException(
+                $"The PostgreSQL outbox store has no connection string: {typeof(TContext).Name} is not configured with one. Set OutboxPostgreSqlOptions.ConnectionString in UsePostgreSql<{typeof(TContext).Name}>(o => ...).");
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (string.IsNullOrEmpty(builder.ApplicationName))
+        {
+            builder.ApplicationName = "outbox-dispatcher";
+        }
+
+        var t = tables.Outbox;
+        var d = tables.DeadLetters;
+        const string Available = "(t.available_at IS NULL OR t.available_at <= now()) AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())";
+        return new Statements(
+            NpgsqlDataSource.Create(builder.ConnectionString),
+            Claim: $"""
+                WITH c AS MATERIALIZED (
+                    SELECT t.id FROM {t} AS t
+                    WHERE {Available}
+                    ORDER BY t.id
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED)
+                UPDATE {t} AS t
+                SET lease_owner = $2, lease_expires_at = now() + $3, attempts = t.attempts + 1
+                FROM c
+                WHERE t.id = c.id
+                RETURNING {OutboxRowReader.ColumnList("t")}
+                """,
+            Acknowledge: $"DELETE FROM {t} WHERE id = ANY($1) AND lease_owner = $2",
+            Release: $"""
+                UPDATE {t} AS t
+                SET lease_owner = NULL, lease_expires_at = NULL,
+                    available_at = now() + r.delay_ms * interval '1 millisecond',
+                    last_error = COALESCE(r.error, t.last_error),
+                    attempts = t.attempts - r.refund
+                FROM unnest($1::bigint[], $2::double precision[], $3::text[], $4::integer[]) AS r(id, delay_ms, error, refund)
+                WHERE t.id = r.id AND t.lease_owner = $5
+                """,
+            DeadLetter: $"""
+                WITH moved AS (
+                    DELETE FROM {t} AS t
+                    USING unnest($1::bigint[], $2::text[]) AS r(id, reason)
+                    WHERE t.id = r.id AND t.lease_owner = $3
+                    RETURNING t.id, t.message_id, t.destination, t.message_type, t.partition_key, t.payload, t.content_type,
+                              t.headers, t.trace_parent, t.created_at, t.attempts, r.reason)
+                INSERT INTO {d} (id, message_id, destination, message_type, partition_key, payload, content_type, headers,
+                                 trace_parent, created_at, attempts, reason, dead_lettered_at)
+                SELECT id, message_id, destination, message_type, partition_key, payload, content_type, headers,
+                       trace_parent, created_at, attempts, reason, now()
+                FROM moved
+                """,
+            LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
+            CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())");
+    }
+
+    private sealed record Statements(
+        NpgsqlDataSource DataSource,
+        string Claim,
+        string Acknowledge,
+        string Release,
+        string DeadLetter,
+        string LastPosition,
+        string CountUndelivered);
+}

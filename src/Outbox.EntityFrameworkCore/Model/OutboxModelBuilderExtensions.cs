@@ -1,0 +1,82 @@
+using Outbox.EntityFrameworkCore;
+
+namespace Microsoft.EntityFrameworkCore;
+
+/// <summary>Maps the outbox tables into a user's EF Core model.</summary>
+public static class OutboxModelBuilderExtensions
+{
+    // PostgreSQL storage parameters, written as provider annotations so that this package needs no Npgsql reference;
+    // other providers ignore them. The outbox table is a queue: rows are inserted, updated once or twice (claim,
+    // release) and deleted. Free space on each page lets those updates stay HOT (no lease column is indexed), and
+    // aggressive autovacuum keeps dead tuples from piling up at the head of the primary key.
+    private const string NpgsqlStorageParameter = "Npgsql:StorageParameter:";
+
+    /// <summary>
+    /// Maps <see cref="OutboxRecord"/> (the outbox table) and <see cref="DeadLetterRecord"/> (the dead-letter table).
+    /// Call it from <c>OnModelCreating</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A schema or table name is not a valid identifier.</exception>
+    public static ModelBuilder AddOutbox(this ModelBuilder modelBuilder, Action<OutboxModelOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        var options = new OutboxModelOptions();
+        configure?.Invoke(options);
+        OutboxIdentifier.Validate(options.Schema, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.Schema)}", allowNull: true);
+        OutboxIdentifier.Validate(options.OutboxTable, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.OutboxTable)}", allowNull: false);
+        OutboxIdentifier.Validate(options.DeadLetterTable, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.DeadLetterTable)}", allowNull: false);
+        if (string.Equals(options.OutboxTable, options.DeadLetterTable, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException(
+                $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.OutboxTable)} and {nameof(OutboxModelOptions.DeadLetterTable)} must differ (both are '{options.OutboxTable}').",
+                nameof(configure));
+        }
+
+        modelBuilder.Entity<OutboxRecord>(e =>
+        {
+            e.ToTable(options.OutboxTable, options.Schema);
+            e.HasKey(x => x.Id).HasName($"pk_{options.OutboxTable}");
+            e.Property(x => x.Id).HasColumnName("id").ValueGeneratedOnAdd();
+            e.Property(x => x.MessageId).HasColumnName("message_id");
+            e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512);
+            e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512);
+            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.Payload).HasColumnName("payload");
+            e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
+            e.Property(x => x.Headers).HasColumnName("headers");
+            e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.Property(x => x.AvailableAt).HasColumnName("available_at");
+            e.Property(x => x.Attempts).HasColumnName("attempts");
+            e.Property(x => x.LastError).HasColumnName("last_error");
+            e.Property(x => x.LeaseOwner).HasColumnName("lease_owner");
+            e.Property(x => x.LeaseExpiresAt).HasColumnName("lease_expires_at");
+            e.HasAnnotation(NpgsqlStorageParameter + "fillfactor", 70);
+            e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_vacuum_scale_factor", 0.01);
+            e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_vacuum_insert_scale_factor", 0.01);
+            e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_analyze_scale_factor", 0.02);
+            e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_vacuum_cost_delay", 0);
+        });
+
+        modelBuilder.Entity<DeadLetterRecord>(e =>
+        {
+            e.ToTable(options.DeadLetterTable, options.Schema);
+            e.HasKey(x => x.Id).HasName($"pk_{options.DeadLetterTable}");
+            e.Property(x => x.Id).HasColumnName("id").ValueGeneratedNever();
+            e.Property(x => x.MessageId).HasColumnName("message_id");
+            e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512);
+            e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512);
+            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.Payload).HasColumnName("payload");
+            e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
+            e.Property(x => x.Headers).HasColumnName("headers");
+            e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.Property(x => x.Attempts).HasColumnName("attempts");
+            e.Property(x => x.Reason).HasColumnName("reason");
+            e.Property(x => x.DeadLetteredAt).HasColumnName("dead_lettered_at");
+            e.HasIndex(x => x.DeadLetteredAt).HasDatabaseName($"ix_{options.DeadLetterTable}_dead_lettered_at");
+        });
+
+        return modelBuilder;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Outbox;
+using Outbox.EntityFrameworkCore;
+
+namespace Microsoft.EntityFrameworkCore;
+
+/// <summary>Publishing messages through the outbox inside a DbContext's unit of work.</summary>
+public static class OutboxDbContextExtensions
+{
+    /// <summary>
+    /// Adds <paramref name="message"/> to the outbox as part of this context's unit of work: the row is written by the
+    /// next <c>SaveChanges</c>, inside the same transaction as the business rows (implicit, explicit or under an
+    /// execution strategy). If that transaction rolls back or <c>SaveChanges</c> fails, no message exists.
+    /// </summary>
+    /// <returns>The message id.</returns>
+    /// <exception cref="InvalidOperationException">The model has no outbox: call <c>modelBuilder.AddOutbox()</c>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid (a reserved header name, an over-long value).</exception>
+    public static Guid Publish<TMessage>(this DbContext context, TMessage message, PublishOptions? options = null)
+        where TMessage : notnull
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(message);
+        if (context.Model.FindEntityType(typeof(OutboxRecord)) is null)
+        {
+            throw new InvalidOperationException(
+                $"The model of {context.GetType().Name} has no outbox table: call modelBuilder.AddOutbox() in OnModelCreating.");
+        }
+
+        var extension = context.GetService<IDbContextOptions>().FindExtension<OutboxDbContextOptionsExtension>();
+        var serializer = extension?.Serializer ?? SystemTextJsonMessageSerializer.Default;
+        var time = extension?.TimeProvider ?? TimeProvider.System;
+
+        var messageType = options?.MessageType ?? typeof(TMessage).FullName ?? typeof(TMessage).Name;
+        var destination = options?.Destination ?? messageType;
+        CheckLength(messageType, 512, nameof(PublishOptions.MessageType));
+        CheckLength(destination, 512, nameof(PublishOptions.Destination));
+        if (options?.PartitionKey is { } key)
+        {
+            CheckLength(key, 512, nameof(PublishOptions.PartitionKey));
+        }
+
+        string? headers = null;
+        if (options is { Headers.Count: > 0 })
+        {
+            foreach (var name in options.Headers.Keys)
+            {
+                if (name.StartsWith(OutboxHeaders.ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new ArgumentException($"Header '{name}' uses the reserved prefix '{OutboxHeaders.ReservedPrefix}'.", nameof(options));
+                }
+            }
+
+            headers = JsonSerializer.Serialize(options.Headers, OutboxJsonContext.Default.IDictionaryStringString);
+        }
+
+        var record = new OutboxRecord
+        {
+            MessageId = options?.MessageId ?? Guid.CreateVersion7(time.GetUtcNow()),
+            Destination = destination,
+            MessageType = messageType,
+            PartitionKey = options?.PartitionKey,
+            Payload = serializer.Serialize(message, typeof(TMessage)),
+            ContentType = serializer.ContentType,
+            Headers = headers,
+            TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
+            CreatedAt = time.GetUtcNow().UtcDateTime,
+            AvailableAt = options?.DeliverAfter?.UtcDateTime,
+        };
+        context.Set<OutboxRecord>().Add(record);
+        if (extension?.Signal is not null)
+        {
+            OutboxCommitSignalInterceptor.MarkPending(context);
+        }
+
+        return record.MessageId;
+    }
+
+    private static void CheckLength(string value, int max, string name)
+    {
+        if (value.Length == 0 || value.Length > max)
+        {
+            throw new ArgumentException($"{nameof(PublishOptions)}.{name} must have 1 to {max} characters (got {value.Length}).", name);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// Carries the application's outbox services (serializer, signal, clock) into a <see cref="Microsoft.EntityFrameworkCore.DbContext"/>.
+/// Added by <c>optionsBuilder.UseOutbox(serviceProvider)</c>.
+/// </summary>
+internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer serializer, OutboxSignal? signal, TimeProvider timeProvider) : IDbContextOptionsExtension
+{
+    private DbContextOptionsExtensionInfo? _info;
+
+    public IMessageSerializer Serializer { get; } = serializer;
+
+    public OutboxSignal? Signal { get; } = signal;
+
+    public TimeProvider TimeProvider { get; } = timeProvider;
+
+    public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
+
+    public void ApplyServices(IServiceCollection services)
+    {
+        // No EF-internal services: everything the extension carries is read from the options.
+    }
+
+    public void Validate(IDbContextOptions options)
+    {
+    }
+
+    private sealed class ExtensionInfo(IDbContextOptionsExtension extension) : DbContextOptionsExtensionInfo(extension)
+    {
+        public override bool IsDatabaseProvider => false;
+
+        public override string LogFragment => "using Outbox ";
+
+        public override int GetServiceProviderHashCode() => 0;
+
+        public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other) => other is ExtensionInfo;
+
+        public override void PopulateDebugInfo(IDictionary<string, string> debugInfo) => debugInfo["Outbox"] = "1";
+    }
+}

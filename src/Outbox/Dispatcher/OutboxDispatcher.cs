@@ -1,0 +1,304 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace Outbox;
+
+/// <summary>
+/// The background service that moves committed outbox rows to the transport: claim a batch under a lease (one
+/// statement), send it concurrently outside any transaction, then acknowledge, reschedule or dead-letter each row.
+/// Runs <see cref="OutboxDispatcherOptions.Concurrency"/> such loops; never stops the host on an error.
+/// </summary>
+internal sealed class OutboxDispatcher : BackgroundService
+{
+    private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan DefaultCircuitDelay = TimeSpan.FromSeconds(5);
+    private const int MaxErrorLength = 2000;
+
+    private readonly IServiceProvider _services;
+    private readonly OutboxTransportPipeline _transportPipeline;
+    private IOutboxStore _store = null!;
+    private IMessageTransport _transport = null!;
+    private ResiliencePipeline _pipeline = null!;
+    private readonly OutboxSignal _signal;
+    private readonly OutboxDispatcherOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    // The store and transport are resolved in StartAsync, after the host has validated the options, so that a missing
+    // registration is reported by OutboxRegistrationValidator's message rather than by a DI resolution error.
+    public OutboxDispatcher(
+        IServiceProvider services,
+        OutboxTransportPipeline pipeline,
+        OutboxSignal signal,
+        IOptions<OutboxDispatcherOptions> options,
+        TimeProvider timeProvider,
+        ILogger<OutboxDispatcher> logger)
+    {
+        _services = services;
+        _transportPipeline = pipeline;
+        _signal = signal;
+        _options = options.Value;
+        _time = timeProvider;
+        _logger = logger;
+    }
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Enabled)
+        {
+            _store = _services.GetRequiredService<IOutboxStore>();
+            _transport = _services.GetRequiredService<IMessageTransport>();
+            _pipeline = _transportPipeline.Pipeline;
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Let the host finish starting before the first claim.
+        await Task.Yield();
+        if (!_options.Enabled)
+        {
+            OutboxLog.DispatcherDisabled(_logger);
+            return;
+        }
+
+        // In-flight sends may outlive the stop request by ShutdownTimeout; then they are cancelled and released.
+        using var sendAbort = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+        using var registration = stoppingToken.Register(
+            static state =>
+            {
+                var (source, timeout) = ((CancellationTokenSource, TimeSpan))state!;
+                try
+                {
+                    source.CancelAfter(timeout);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Every loop has already finished.
+                }
+            },
+            (sendAbort, _options.ShutdownTimeout));
+
+        OutboxLog.DispatcherStarted(_logger, _options.Concurrency, _options.BatchSize, _options.LeaseDuration);
+        var loops = new Task[_options.Concurrency];
+        for (var i = 0; i < loops.Length; i++)
+        {
+            loops[i] = RunLoopAsync(Guid.CreateVersion7(), stoppingToken, sendAbort.Token);
+        }
+
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    private async Task RunLoopAsync(Guid owner, CancellationToken stopping, CancellationToken sendAbort)
+    {
+        var consecutiveErrors = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var wake = _signal.NextNotification;
+
+                // The claim is not cancelled by shutdown: a claim cut off after it committed would leave rows leased
+                // until their lease expired. It is one short statement; the loop stops right after it.
+                var batch = await _store.ClaimAsync(owner, _options.BatchSize, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                if (batch.Count == 0)
+                {
+                    consecutiveErrors = 0;
+                    await WaitForWorkAsync(wake, stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                await DispatchBatchAsync(owner, batch, sendAbort).ConfigureAwait(false);
+                consecutiveErrors = 0;
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
+            {
+                consecutiveErrors++;
+                var delay = RetryBackoff.Compute(consecutiveErrors, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
+                OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                await DelayQuietlyAsync(delay, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        OutboxLog.LoopStopped(_logger, owner);
+    }
+
+    private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, CancellationToken sendAbort)
+    {
+        var outcomes = new Task<SendOutcome>[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            outcomes[i] = batch[i].Attempt > _options.MaxAttempts
+                ? Task.FromResult(SendOutcome.Abandoned())
+                : SendAsync(batch[i], sendAbort);
+        }
+
+        await Task.WhenAll(outcomes).ConfigureAwait(false);
+
+        List<long>? delivered = null;
+        List<OutboxRelease>? releases = null;
+        List<OutboxDeadLetter>? deadLetters = null;
+        var aborted = 0;
+        var circuitOpen = 0;
+        var circuitDelay = TimeSpan.Zero;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var message = batch[i];
+            var outcome = outcomes[i].Result;
+            switch (outcome.Kind)
+            {
+                case SendOutcomeKind.Delivered:
+                    (delivered ??= new List<long>(batch.Count)).Add(message.Position);
+                    break;
+                case SendOutcomeKind.Aborted:
+                    aborted++;
+                    (releases ??= []).Add(new OutboxRelease(message.Position, TimeSpan.Zero, null, RefundAttempt: true));
+                    break;
+                case SendOutcomeKind.CircuitOpen:
+                    circuitOpen++;
+                    circuitDelay = outcome.RetryAfter;
+                    (releases ??= []).Add(new OutboxRelease(message.Position, outcome.RetryAfter, outcome.Error, RefundAttempt: true));
+                    break;
+                case SendOutcomeKind.Rejected:
+                    OutboxLog.DeadLettered(_logger, message.MessageId, message.MessageType, message.Attempt, outcome.Error!);
+                    (deadLetters ??= []).Add(new OutboxDeadLetter(message.Position, outcome.Error!));
+                    break;
+                case SendOutcomeKind.Abandoned:
+                    var abandonedReason =
+                        $"Claimed {message.Attempt} times (limit {_options.MaxAttempts}) without an outcome: the dispatcher holding it crashed or " +
+                        "stopped while sending it each time.";
+                    OutboxLog.DeadLettered(_logger, message.MessageId, message.MessageType, message.Attempt, abandonedReason);
+                    (deadLetters ??= []).Add(new OutboxDeadLetter(message.Position, abandonedReason));
+                    break;
+                default:
+                    if (message.Attempt >= _options.MaxAttempts)
+                    {
+                        var reason = $"Failed {message.Attempt} attempt(s) (limit {_options.MaxAttempts}). Last error: {outcome.Error}";
+                        OutboxLog.DeadLettered(_logger, message.MessageId, message.MessageType, message.Attempt, reason);
+                        (deadLetters ??= []).Add(new OutboxDeadLetter(message.Position, Truncate(reason)));
+                    }
+                    else
+                    {
+                        var delay = RetryBackoff.Compute(message.Attempt, _options.RetryBaseDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
+                        OutboxLog.SendFailed(_logger, outcome.Exception!, message.MessageId, message.MessageType, message.Attempt, delay);
+                        (releases ??= []).Add(new OutboxRelease(message.Position, delay, outcome.Error, RefundAttempt: false));
+                    }
+
+                    break;
+            }
+        }
+
+        if (circuitOpen > 0)
+        {
+            OutboxLog.CircuitOpen(_logger, circuitOpen, circuitDelay);
+        }
+
+        // Outcomes are persisted even when the host is stopping: each is one short statement.
+        if (delivered is not null)
+        {
+            await _store.AcknowledgeAsync(owner, delivered, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (releases is not null)
+        {
+            await _store.ReleaseAsync(owner, releases, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (deadLetters is not null)
+        {
+            await _store.DeadLetterAsync(owner, deadLetters, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (aborted > 0)
+        {
+            OutboxLog.ReleasedOnShutdown(_logger, owner, aborted);
+        }
+    }
+
+    private async Task<SendOutcome> SendAsync(OutboxMessage message, CancellationToken sendAbort)
+    {
+        try
+        {
+            await _pipeline.ExecuteAsync(
+                static (state, token) => new ValueTask(state.Transport.SendAsync(state.Message, token)),
+                (Transport: _transport, Message: message),
+                sendAbort).ConfigureAwait(false);
+            return SendOutcome.Delivered();
+        }
+        catch (OperationCanceledException) when (sendAbort.IsCancellationRequested)
+        {
+            return SendOutcome.Aborted();
+        }
+        catch (PermanentDeliveryException ex)
+        {
+            return SendOutcome.Rejected(Truncate($"Rejected by the transport: {ex.Message}"));
+        }
+        catch (BrokenCircuitException ex)
+        {
+            return SendOutcome.CircuitOpened(ex.RetryAfter ?? DefaultCircuitDelay, Truncate(Describe(ex)));
+        }
+        catch (Exception ex)
+        {
+            return SendOutcome.Failed(ex, Truncate(Describe(ex)));
+        }
+    }
+
+    private async Task WaitForWorkAsync(Task wake, CancellationToken stopping)
+    {
+        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var delay = Task.Delay(_options.PollingInterval, _time, cancelDelay.Token);
+        await Task.WhenAny(wake, delay).ConfigureAwait(false);
+        await cancelDelay.CancelAsync().ConfigureAwait(false);
+    }
+
+    private async Task DelayQuietlyAsync(TimeSpan delay, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+
+    private static string Describe(Exception exception) => $"{exception.GetType().FullName}: {exception.Message}";
+
+    private static string Truncate(string text) => text.Length <= MaxErrorLength ? text : string.Concat(text.AsSpan(0, MaxErrorLength - 1), "…");
+
+    private enum SendOutcomeKind
+    {
+        Delivered,
+        Failed,
+        Rejected,
+        Aborted,
+        CircuitOpen,
+        Abandoned,
+    }
+
+    private readonly record struct SendOutcome(SendOutcomeKind Kind, string? Error, Exception? Exception, TimeSpan RetryAfter)
+    {
+        public static SendOutcome Delivered() => new(SendOutcomeKind.Delivered, null, null, default);
+
+        public static SendOutcome Failed(Exception exception, string error) => new(SendOutcomeKind.Failed, error, exception, default);
+
+        public static SendOutcome Rejected(string reason) => new(SendOutcomeKind.Rejected, reason, null, default);
+
+        public static SendOutcome Aborted() => new(SendOutcomeKind.Aborted, null, null, default);
+
+        public static SendOutcome CircuitOpened(TimeSpan retryAfter, string error) => new(SendOutcomeKind.CircuitOpen, error, null, retryAfter);
+
+        public static SendOutcome Abandoned() => new(SendOutcomeKind.Abandoned, null, null, default);
+    }
+}

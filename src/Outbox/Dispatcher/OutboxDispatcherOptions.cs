@@ -1,0 +1,92 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox;
+
+/// <summary>
+/// Options of the dispatcher, bound from the <c>Outbox:Dispatcher</c> configuration section and validated at start-up.
+/// </summary>
+public sealed class OutboxDispatcherOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Outbox:Dispatcher";
+
+    /// <summary>
+    /// Whether this process runs the dispatcher. Turn it off in a process that only publishes.
+    /// <value>The default value is <see langword="true"/>.</value>
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// How many rows one claim takes at most.
+    /// <value>The default value is 200.</value>
+    /// </summary>
+    [Range(1, 10_000)]
+    public int BatchSize { get; set; } = 200;
+
+    /// <summary>
+    /// How many claim-send-acknowledge loops this process runs side by side.
+    /// <value>The default value is 2.</value>
+    /// </summary>
+    [Range(1, 64)]
+    public int Concurrency { get; set; } = 2;
+
+    /// <summary>
+    /// How long a claim holds its rows. A dispatcher that dies releases nothing; its rows are claimed again when this
+    /// expires. Must be longer than <see cref="SendTimeout"/>.
+    /// <value>The default value is 30 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long one transport send may take before it counts as failed.
+    /// <value>The default value is 10 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:30:00")]
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long an idle loop waits before looking again when nothing wakes it.
+    /// <value>The default value is 1 second.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")]
+    public TimeSpan PollingInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How many delivery attempts a message gets before it is moved to the dead-letter table. A claim whose lease
+    /// expires (the dispatcher crashed mid-send) counts as an attempt, so a message that kills its dispatcher cannot
+    /// loop forever either.
+    /// <value>The default value is 10.</value>
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxAttempts { get; set; } = 10;
+
+    /// <summary>
+    /// The backoff after the first failed attempt; each further failure doubles it, with jitter, up to
+    /// <see cref="RetryMaxDelay"/>.
+    /// <value>The default value is 1 second.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The longest backoff between two attempts of one message.
+    /// <value>The default value is 5 minutes.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// On shutdown, how long in-flight sends may still finish; what has not finished by then is released.
+    /// <value>The default value is 10 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest pause after an unexpected error (database unreachable) before the loop tries again.
+    /// <value>The default value is 30 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan ErrorMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,23 @@
+namespace Outbox;
+
+/// <summary>Names of the headers the library itself sets on transported messages.</summary>
+public static class OutboxHeaders
+{
+    /// <summary>Prefix reserved for library headers; user headers may not start with it.</summary>
+    public const string ReservedPrefix = "outbox-";
+
+    /// <summary>The message id.</summary>
+    public const string MessageId = "outbox-message-id";
+
+    /// <summary>The logical message type.</summary>
+    public const string MessageType = "outbox-message-type";
+
+    /// <summary>The partition key.</summary>
+    public const string PartitionKey = "outbox-partition-key";
+
+    /// <summary>The delivery attempt number.</summary>
+    public const string Attempt = "outbox-attempt";
+
+    /// <summary>The W3C trace context header.</summary>
+    public const string TraceParent = "traceparent";
+}

@@ -1,0 +1,43 @@
+namespace Outbox;
+
+/// <summary>
+/// A message claimed from the outbox, as the dispatcher hands it to an <see cref="IMessageTransport"/>.
+/// </summary>
+public sealed class OutboxMessage
+{
+    /// <summary>The store's position of the row: its primary key, in write order. Used to acknowledge the row.</summary>
+    public required long Position { get; init; }
+
+    /// <summary>The message id, unique per message and stable across redeliveries (consumers de-duplicate on it).</summary>
+    public required Guid MessageId { get; init; }
+
+    /// <summary>Where the message goes; its meaning belongs to the transport (exchange, queue, URL).</summary>
+    public required string Destination { get; init; }
+
+    /// <summary>The logical message type name consumers use to pick a handler.</summary>
+    public required string MessageType { get; init; }
+
+    /// <summary>The partition key: messages sharing it are ordered. <see langword="null"/> when unordered.</summary>
+    public string? PartitionKey { get; init; }
+
+    /// <summary>The serialized payload.</summary>
+    public required ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <summary>The payload's content type, for example <c>application/json</c>.</summary>
+    public required string ContentType { get; init; }
+
+    /// <summary>User and library headers carried with the message.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; init; } = EmptyHeaders;
+
+    /// <summary>When the message was published (UTC).</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The W3C <c>traceparent</c> of the publishing activity, when there was one.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>Which delivery attempt this is, starting at 1. Incremented every time the row is claimed.</summary>
+    public int Attempt { get; init; }
+
+    internal static readonly IReadOnlyDictionary<string, string> EmptyHeaders =
+        new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
+}
