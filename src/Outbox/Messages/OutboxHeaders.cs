@@ -15,6 +15,9 @@ public static class OutboxHeaders
     /// <summary>The partition key.</summary>
     public const string PartitionKey = "outbox-partition-key";
 
+    /// <summary>The per-key sequence number.</summary>
+    public const string SequenceNumber = "outbox-sequence";
+
     /// <summary>The delivery attempt number.</summary>
     public const string Attempt = "outbox-attempt";
 

@@ -20,6 +20,12 @@ public sealed class OutboxMessage
     /// <summary>The partition key: messages sharing it are ordered. <see langword="null"/> when unordered.</summary>
     public string? PartitionKey { get; init; }
 
+    /// <summary>
+    /// The message's number within its partition key (1, 2, 3, ... in write order), so a consumer can see a gap or a
+    /// reordering. <see langword="null"/> for messages without a key.
+    /// </summary>
+    public long? SequenceNumber { get; init; }
+
     /// <summary>The serialized payload.</summary>
     public required ReadOnlyMemory<byte> Payload { get; init; }
 
