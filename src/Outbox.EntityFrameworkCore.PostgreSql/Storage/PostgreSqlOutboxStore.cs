@@ -16,12 +16,14 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
 {
     private readonly OutboxStoreBootstrap<TContext> _bootstrap;
     private readonly OutboxPostgreSqlOptions _options;
+    private readonly OutboxDispatcherOptions _dispatcher;
     private readonly Lazy<Statements> _statements;
 
-    public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options)
+    public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
     {
         _bootstrap = bootstrap;
         _options = options.Value;
+        _dispatcher = dispatcher.Value;
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.PublicationOnly);
     }
 
@@ -151,12 +153,14 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
         var t = tables.Outbox;
         var d = tables.DeadLetters;
         const string Available = "(t.available_at IS NULL OR t.available_at <= now()) AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())";
+        var headOfLine = OutboxOrderingSql.HeadOfLine(t, d, _dispatcher.AfterDeadLetter);
         return new Statements(
             NpgsqlDataSource.Create(builder.ConnectionString),
             Claim: $"""
                 WITH c AS MATERIALIZED (
                     SELECT t.id FROM {t} AS t
                     WHERE {Available}
+                      AND {headOfLine}
                     ORDER BY t.id
                     LIMIT $1
                     FOR UPDATE SKIP LOCKED)
@@ -181,12 +185,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
                     DELETE FROM {t} AS t
                     USING unnest($1::bigint[], $2::text[]) AS r(id, reason)
                     WHERE t.id = r.id AND t.lease_owner = $3
-                    RETURNING t.id, t.message_id, t.destination, t.message_type, t.partition_key, t.payload, t.content_type,
-                              t.headers, t.trace_parent, t.created_at, t.attempts, r.reason)
-                INSERT INTO {d} (id, message_id, destination, message_type, partition_key, payload, content_type, headers,
-                                 trace_parent, created_at, attempts, reason, dead_lettered_at)
-                SELECT id, message_id, destination, message_type, partition_key, payload, content_type, headers,
-                       trace_parent, created_at, attempts, reason, now()
+                    RETURNING t.id, t.message_id, t.destination, t.message_type, t.partition_key, t.sequence_number, t.payload,
+                              t.content_type, t.headers, t.trace_parent, t.created_at, t.attempts, r.reason)
+                INSERT INTO {d} (id, message_id, destination, message_type, partition_key, sequence_number, payload, content_type,
+                                 headers, trace_parent, created_at, attempts, reason, dead_lettered_at)
+                SELECT id, message_id, destination, message_type, partition_key, sequence_number, payload, content_type,
+                       headers, trace_parent, created_at, attempts, reason, now()
                 FROM moved
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",

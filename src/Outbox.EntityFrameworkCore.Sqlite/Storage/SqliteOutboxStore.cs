@@ -20,12 +20,14 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
 
     private readonly OutboxStoreBootstrap<TContext> _bootstrap;
     private readonly OutboxSqliteOptions _options;
+    private readonly OutboxDispatcherOptions _dispatcher;
     private readonly Lazy<Statements> _statements;
 
-    public SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxSqliteOptions> options)
+    public SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxSqliteOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
     {
         _bootstrap = bootstrap;
         _options = options.Value;
+        _dispatcher = dispatcher.Value;
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
@@ -220,10 +222,11 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
                 UPDATE {t}
                 SET lease_owner = $owner, lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', $lease), attempts = attempts + 1
                 WHERE id IN (
-                    SELECT id FROM {t}
-                    WHERE (available_at IS NULL OR available_at <= {Now})
-                      AND (lease_expires_at IS NULL OR lease_expires_at <= {Now})
-                    ORDER BY id
+                    SELECT t.id FROM {t} AS t
+                    WHERE (t.available_at IS NULL OR t.available_at <= {Now})
+                      AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= {Now})
+                      AND {OutboxOrderingSql.HeadOfLine(t, d, _dispatcher.AfterDeadLetter)}
+                    ORDER BY t.id
                     LIMIT $batch)
                 RETURNING {OutboxRowReader.ColumnList()}
                 """,
@@ -237,10 +240,10 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
                 WHERE id = $id AND lease_owner = $owner
                 """,
             DeadLetter: $"""
-                INSERT INTO {d} (id, message_id, destination, message_type, partition_key, payload, content_type, headers,
-                                 trace_parent, created_at, attempts, reason, dead_lettered_at)
-                SELECT id, message_id, destination, message_type, partition_key, payload, content_type, headers,
-                       trace_parent, created_at, attempts, $reason, {Now}
+                INSERT INTO {d} (id, message_id, destination, message_type, partition_key, sequence_number, payload, content_type,
+                                 headers, trace_parent, created_at, attempts, reason, dead_lettered_at)
+                SELECT id, message_id, destination, message_type, partition_key, sequence_number, payload, content_type,
+                       headers, trace_parent, created_at, attempts, $reason, {Now}
                 FROM {t} WHERE id = $id AND lease_owner = $owner;
                 DELETE FROM {t} WHERE id = $id AND lease_owner = $owner;
                 """,

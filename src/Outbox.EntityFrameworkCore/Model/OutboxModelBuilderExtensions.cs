@@ -12,7 +12,8 @@ public static class OutboxModelBuilderExtensions
     private const string NpgsqlStorageParameter = "Npgsql:StorageParameter:";
 
     /// <summary>
-    /// Maps <see cref="OutboxRecord"/> (the outbox table) and <see cref="DeadLetterRecord"/> (the dead-letter table).
+    /// Maps <see cref="OutboxRecord"/> (the outbox table), <see cref="DeadLetterRecord"/> (the dead-letter table) and
+    /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key).
     /// Call it from <c>OnModelCreating</c>.
     /// </summary>
     /// <exception cref="ArgumentException">A schema or table name is not a valid identifier.</exception>
@@ -24,10 +25,13 @@ public static class OutboxModelBuilderExtensions
         OutboxIdentifier.Validate(options.Schema, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.Schema)}", allowNull: true);
         OutboxIdentifier.Validate(options.OutboxTable, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.OutboxTable)}", allowNull: false);
         OutboxIdentifier.Validate(options.DeadLetterTable, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.DeadLetterTable)}", allowNull: false);
-        if (string.Equals(options.OutboxTable, options.DeadLetterTable, StringComparison.OrdinalIgnoreCase))
+        OutboxIdentifier.Validate(options.SequenceTable, $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.SequenceTable)}", allowNull: false);
+        var names = new[] { options.OutboxTable, options.DeadLetterTable, options.SequenceTable };
+        if (names.Distinct(StringComparer.OrdinalIgnoreCase).Count() != names.Length)
         {
             throw new ArgumentException(
-                $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.OutboxTable)} and {nameof(OutboxModelOptions.DeadLetterTable)} must differ (both are '{options.OutboxTable}').",
+                $"{nameof(OutboxModelOptions)}.{nameof(OutboxModelOptions.OutboxTable)}, {nameof(OutboxModelOptions.DeadLetterTable)} and " +
+                $"{nameof(OutboxModelOptions.SequenceTable)} must differ (got '{string.Join("', '", names)}').",
                 nameof(configure));
         }
 
@@ -40,11 +44,17 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512);
             e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512);
             e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.SequenceNumber).HasColumnName("sequence_number");
             e.Property(x => x.Payload).HasColumnName("payload");
             e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
             e.Property(x => x.Headers).HasColumnName("headers");
             e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128);
             e.Property(x => x.CreatedAt).HasColumnName("created_at");
+
+            // Head-of-line check of the claim: "does an earlier message of this key still wait?"
+            e.HasIndex(x => new { x.PartitionKey, x.SequenceNumber })
+                .HasDatabaseName($"ix_{options.OutboxTable}_partition_key_sequence")
+                .HasFilter("partition_key IS NOT NULL");
             e.Property(x => x.AvailableAt).HasColumnName("available_at");
             e.Property(x => x.Attempts).HasColumnName("attempts");
             e.Property(x => x.LastError).HasColumnName("last_error");
@@ -66,6 +76,7 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512);
             e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512);
             e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.SequenceNumber).HasColumnName("sequence_number");
             e.Property(x => x.Payload).HasColumnName("payload");
             e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
             e.Property(x => x.Headers).HasColumnName("headers");
@@ -75,6 +86,19 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.Reason).HasColumnName("reason");
             e.Property(x => x.DeadLetteredAt).HasColumnName("dead_lettered_at");
             e.HasIndex(x => x.DeadLetteredAt).HasDatabaseName($"ix_{options.DeadLetterTable}_dead_lettered_at");
+
+            // For OrderingAfterDeadLetter = Hold: "is this key held by a dead letter?"
+            e.HasIndex(x => x.PartitionKey)
+                .HasDatabaseName($"ix_{options.DeadLetterTable}_partition_key")
+                .HasFilter("partition_key IS NOT NULL");
+        });
+
+        modelBuilder.Entity<OutboxSequenceRecord>(e =>
+        {
+            e.ToTable(options.SequenceTable, options.Schema);
+            e.HasKey(x => x.PartitionKey).HasName($"pk_{options.SequenceTable}");
+            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.LastSequence).HasColumnName("last_sequence");
         });
 
         return modelBuilder;

@@ -20,4 +20,10 @@ public sealed class OutboxModelOptions
     /// <value>The default value is <c>outbox_dead_letters</c>.</value>
     /// </summary>
     public string DeadLetterTable { get; set; } = "outbox_dead_letters";
+
+    /// <summary>
+    /// The table holding the last sequence number given to each partition key.
+    /// <value>The default value is <c>outbox_sequences</c>.</value>
+    /// </summary>
+    public string SequenceTable { get; set; } = "outbox_sequences";
 }

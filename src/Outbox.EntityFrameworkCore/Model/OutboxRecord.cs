@@ -21,6 +21,9 @@ public sealed class OutboxRecord
     /// <summary>The partition key, or <see langword="null"/>. Column <c>partition_key</c>.</summary>
     public string? PartitionKey { get; set; }
 
+    /// <summary>The number of the message within its partition key (1, 2, 3, ...), assigned in the publishing transaction. Column <c>sequence_number</c>.</summary>
+    public long? SequenceNumber { get; set; }
+
     /// <summary>The serialized payload. Column <c>payload</c>.</summary>
     public byte[] Payload { get; set; } = [];
 

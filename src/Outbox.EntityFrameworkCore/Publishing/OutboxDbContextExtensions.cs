@@ -39,6 +39,12 @@ public static class OutboxDbContextExtensions
         if (options?.PartitionKey is { } key)
         {
             CheckLength(key, 512, nameof(PublishOptions.PartitionKey));
+            if (extension is null)
+            {
+                throw new InvalidOperationException(
+                    $"Publishing with a {nameof(PublishOptions.PartitionKey)} numbers the message within its key in the publishing transaction, " +
+                    $"which needs the outbox interceptor: configure {context.GetType().Name} with optionsBuilder.UseOutbox(serviceProvider) (or UseOutbox()).");
+            }
         }
 
         string? headers = null;
@@ -69,9 +75,9 @@ public static class OutboxDbContextExtensions
             AvailableAt = options?.DeliverAfter?.UtcDateTime,
         };
         context.Set<OutboxRecord>().Add(record);
-        if (extension?.Signal is not null)
+        if (extension is not null)
         {
-            OutboxCommitSignalInterceptor.MarkPending(context);
+            OutboxSaveChangesInterceptor.Published(context, record);
         }
 
         return record.MessageId;

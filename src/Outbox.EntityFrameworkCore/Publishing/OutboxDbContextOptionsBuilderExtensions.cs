@@ -9,9 +9,9 @@ namespace Microsoft.EntityFrameworkCore;
 public static class OutboxDbContextOptionsBuilderExtensions
 {
     /// <summary>
-    /// Makes <c>Publish</c> on this context use the application's serializer and clock, and wake this process's
-    /// dispatcher as soon as a unit of work that published commits. Without it, <c>Publish</c> uses System.Text.Json
-    /// and delivery waits for the dispatcher's next poll. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
+    /// Connects the context to the outbox: keyed messages get their per-key sequence number in the publishing
+    /// transaction, <c>Publish</c> uses the application's serializer and clock, and this process's dispatcher wakes as
+    /// soon as a unit of work that published commits. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
     /// </summary>
     public static DbContextOptionsBuilder UseOutbox(this DbContextOptionsBuilder optionsBuilder, IServiceProvider services)
     {
@@ -21,11 +21,18 @@ public static class OutboxDbContextOptionsBuilderExtensions
         var signal = services.GetService<OutboxSignal>();
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time));
-        if (signal is not null)
-        {
-            optionsBuilder.AddInterceptors(new OutboxCommitSignalInterceptor(signal));
-        }
+        return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(signal));
+    }
 
-        return optionsBuilder;
+    /// <summary>
+    /// Connects the context to the outbox without application services: System.Text.Json, the system clock, and no
+    /// in-process wake-up (a dispatcher in another process finds the messages by polling). For tools and tests.
+    /// </summary>
+    public static DbContextOptionsBuilder UseOutbox(this DbContextOptionsBuilder optionsBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(optionsBuilder);
+        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(
+            new OutboxDbContextOptionsExtension(SystemTextJsonMessageSerializer.Default, null, TimeProvider.System));
+        return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(null));
     }
 }

@@ -12,7 +12,7 @@ public static class OutboxRowReader
     public static readonly IReadOnlyList<string> Columns =
     [
         "id", "message_id", "destination", "message_type", "partition_key", "payload", "content_type", "headers",
-        "trace_parent", "created_at", "attempts",
+        "trace_parent", "created_at", "attempts", "sequence_number",
     ];
 
     /// <summary><see cref="Columns"/> joined with commas, each prefixed with <paramref name="alias"/> and a dot when given.</summary>
@@ -40,6 +40,7 @@ public static class OutboxRowReader
                 TraceParent = reader.IsDBNull(8) ? null : reader.GetString(8),
                 CreatedAt = new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(9), DateTimeKind.Utc)),
                 Attempt = reader.GetInt32(10),
+                SequenceNumber = reader.IsDBNull(11) ? null : reader.GetInt64(11),
             });
         }
 

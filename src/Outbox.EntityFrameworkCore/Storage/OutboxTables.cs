@@ -10,10 +10,11 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 public sealed class OutboxTables
 {
-    private OutboxTables(string outbox, string deadLetters, string? connectionString)
+    private OutboxTables(string outbox, string deadLetters, string sequences, string? connectionString)
     {
         Outbox = outbox;
         DeadLetters = deadLetters;
+        Sequences = sequences;
         ConnectionString = connectionString;
     }
 
@@ -22,6 +23,9 @@ public sealed class OutboxTables
 
     /// <summary>The delimited, schema-qualified dead-letter table.</summary>
     public string DeadLetters { get; }
+
+    /// <summary>The delimited, schema-qualified table of per-key sequence numbers.</summary>
+    public string Sequences { get; }
 
     /// <summary>The context's connection string, when it was configured with one.</summary>
     public string? ConnectionString { get; }
@@ -35,6 +39,7 @@ public sealed class OutboxTables
         return new OutboxTables(
             Qualify(context, typeof(OutboxRecord), helper),
             Qualify(context, typeof(DeadLetterRecord), helper),
+            Qualify(context, typeof(OutboxSequenceRecord), helper),
             context.Database.GetConnectionString());
     }
 

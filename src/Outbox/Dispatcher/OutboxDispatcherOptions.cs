@@ -62,6 +62,13 @@ public sealed class OutboxDispatcherOptions
     public int MaxAttempts { get; set; } = 10;
 
     /// <summary>
+    /// What happens to a partition key's later messages when one of its messages is dead-lettered.
+    /// <value>The default value is <see cref="PartitionDeadLetterPolicy.Continue"/>.</value>
+    /// </summary>
+    [EnumDataType(typeof(PartitionDeadLetterPolicy))]
+    public PartitionDeadLetterPolicy AfterDeadLetter { get; set; } = PartitionDeadLetterPolicy.Continue;
+
+    /// <summary>
     /// The backoff after the first failed attempt; each further failure doubles it, with jitter, up to
     /// <see cref="RetryMaxDelay"/>.
     /// <value>The default value is 1 second.</value>

@@ -11,28 +11,9 @@ namespace Outbox.EntityFrameworkCore.Tests.Contract;
 /// <summary>
 /// The outbox contract: every provider inherits this class once and must pass all of it against a real database.
 /// </summary>
-public abstract class OutboxContractTests<TFixture>(TFixture fixture) : IClassFixture<TFixture>, IAsyncLifetime
+public abstract class OutboxContractTests<TFixture>(TFixture fixture) : DatabaseTest<TFixture>(fixture)
     where TFixture : class, IDatabaseFixture
 {
-    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
-    private TestDatabase? _database;
-
-    protected TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized.");
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync() => _database = await fixture.CreateDatabaseAsync();
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_database is not null)
-        {
-            await _database.DisposeAsync();
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
     // ---- Write API: atomicity -------------------------------------------------------------------------------
 
     [Fact]
@@ -411,30 +392,4 @@ public abstract class OutboxContractTests<TFixture>(TFixture fixture) : IClassFi
         var again = Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
         Assert.Equal(2, again.Attempt);
     }
-
-    // ---- helpers ---------------------------------------------------------------------------------------------
-
-    private async Task SeedAsync(int count)
-    {
-        for (var done = 0; done < count;)
-        {
-            await using var context = Database.CreateContext();
-            var chunk = Math.Min(1000, count - done);
-            for (var i = 0; i < chunk; i++)
-            {
-                context.Publish(new OrderPlaced(Guid.NewGuid(), $"S-{done + i}", i));
-            }
-
-            await context.SaveChangesAsync(Ct);
-            done += chunk;
-        }
-    }
-
-    private async Task<int> CountOutboxAsync()
-    {
-        await using var check = Database.CreateContext();
-        return await check.Set<OutboxRecord>().CountAsync(Ct);
-    }
-
-    private async Task AssertOutboxEmptyAsync() => Assert.Equal(0, await CountOutboxAsync());
 }

@@ -19,6 +19,7 @@ public abstract class TestDatabase : IAsyncDisposable
     {
         var builder = new DbContextOptionsBuilder<TestDbContext>();
         Configure(builder, retrying);
+        builder.UseOutbox();
         return new TestDbContext(builder.Options);
     }
 
