@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Outbox;
 using Outbox.EntityFrameworkCore;
 using Outbox.EntityFrameworkCore.PostgreSql;
@@ -12,14 +13,15 @@ public static class OutboxPostgreSqlBuilderExtensions
     /// <summary>
     /// Stores the outbox in the PostgreSQL database of <typeparamref name="TContext"/>, whose model must call
     /// <c>modelBuilder.AddOutbox()</c>. The dispatcher reads the table names from that model and connects with the
-    /// context's connection string unless <see cref="OutboxPostgreSqlOptions.ConnectionString"/> is set.
+    /// context's connection string unless <see cref="OutboxPostgreSqlOptions.ConnectionString"/> is set. Committed
+    /// publishes wake dispatchers of other processes through LISTEN/NOTIFY (<see cref="OutboxPostgreSqlOptions.Notifications"/>).
     /// </summary>
     public static OutboxBuilder UsePostgreSql<TContext>(this OutboxBuilder builder, Action<OutboxPostgreSqlOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        services.AddOptions<OutboxPostgreSqlOptions>();
+        services.AddOptions<OutboxPostgreSqlOptions>().ValidateDataAnnotations().ValidateOnStart();
         if (configure is not null)
         {
             services.Configure(configure);
@@ -28,6 +30,7 @@ public static class OutboxPostgreSqlBuilderExtensions
         services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
         services.TryAddSingleton<PostgreSqlOutboxStore<TContext>>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
         return builder;
     }
 }

@@ -141,10 +141,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
     private Statements Build()
     {
         var tables = _bootstrap.Tables;
-        var connectionString = _options.ConnectionString ?? tables.ConnectionString
-            ?? throw new InvalidOperationException(
-                $"The PostgreSQL outbox store has no connection string: {typeof(TContext).Name} is not configured with one. Set OutboxPostgreSqlOptions.ConnectionString in UsePostgreSql<{typeof(TContext).Name}>(o => ...).");
-        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var builder = new NpgsqlConnectionStringBuilder(PostgreSqlConnectionStrings.For(_options, tables, typeof(TContext)));
         if (string.IsNullOrEmpty(builder.ApplicationName))
         {
             builder.ApplicationName = "outbox-dispatcher";

@@ -199,7 +199,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
         if (context is not null && States.TryGetValue(context, out var state) && state.Pending)
         {
             state.Pending = false;
-            signal?.Notify();
+            signal?.NotifyCommitted();
         }
     }
 

@@ -10,8 +10,9 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 public sealed class OutboxTables
 {
-    private OutboxTables(string outbox, string deadLetters, string sequences, string? connectionString)
+    private OutboxTables(string outbox, string deadLetters, string sequences, string notificationChannel, string? connectionString)
     {
+        NotificationChannel = notificationChannel;
         Outbox = outbox;
         DeadLetters = deadLetters;
         Sequences = sequences;
@@ -27,6 +28,12 @@ public sealed class OutboxTables
     /// <summary>The delimited, schema-qualified table of per-key sequence numbers.</summary>
     public string Sequences { get; }
 
+    /// <summary>
+    /// A channel name for cross-process wake-ups, derived from the outbox table (<c>[schema_]table</c>); at most 63
+    /// characters of letters, digits and underscores, so it is safe to quote as an identifier.
+    /// </summary>
+    public string NotificationChannel { get; }
+
     /// <summary>The context's connection string, when it was configured with one.</summary>
     public string? ConnectionString { get; }
 
@@ -36,11 +43,25 @@ public sealed class OutboxTables
     {
         ArgumentNullException.ThrowIfNull(context);
         var helper = context.GetService<ISqlGenerationHelper>();
+        var outbox = context.Model.FindEntityType(typeof(OutboxRecord));
         return new OutboxTables(
             Qualify(context, typeof(OutboxRecord), helper),
             Qualify(context, typeof(DeadLetterRecord), helper),
             Qualify(context, typeof(OutboxSequenceRecord), helper),
+            Channel(outbox?.GetSchema(), outbox?.GetTableName() ?? "outbox"),
             context.Database.GetConnectionString());
+    }
+
+    private static string Channel(string? schema, string table)
+    {
+        var name = schema is null ? table : schema + "_" + table;
+        if (name.Length <= 63)
+        {
+            return name;
+        }
+
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name)));
+        return "outbox_" + hash[..32];
     }
 
     private static string Qualify(DbContext context, Type entity, ISqlGenerationHelper helper)

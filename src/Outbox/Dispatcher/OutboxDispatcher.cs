@@ -98,6 +98,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     private async Task RunLoopAsync(Guid owner, CancellationToken stopping, CancellationToken sendAbort)
     {
         var consecutiveErrors = 0;
+        var idleWait = FirstIdleWait();
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -107,15 +108,17 @@ internal sealed class OutboxDispatcher : BackgroundService
                 // The claim is not cancelled by shutdown: a claim cut off after it committed would leave rows leased
                 // until their lease expired. It is one short statement; the loop stops right after it.
                 var batch = await _store.ClaimAsync(owner, _options.BatchSize, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                consecutiveErrors = 0;
                 if (batch.Count == 0)
                 {
-                    consecutiveErrors = 0;
-                    await WaitForWorkAsync(wake, stopping).ConfigureAwait(false);
+                    // Adaptive idle polling: look again soon after work, then back off to PollingInterval.
+                    await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
+                    idleWait = TimeSpan.FromTicks(Math.Min(idleWait.Ticks * 2, _options.PollingInterval.Ticks));
                     continue;
                 }
 
+                idleWait = FirstIdleWait();
                 await DispatchBatchAsync(owner, batch, sendAbort).ConfigureAwait(false);
-                consecutiveErrors = 0;
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
@@ -253,10 +256,12 @@ internal sealed class OutboxDispatcher : BackgroundService
         }
     }
 
-    private async Task WaitForWorkAsync(Task wake, CancellationToken stopping)
+    private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));
+
+    private async Task WaitForWorkAsync(Task wake, TimeSpan wait, CancellationToken stopping)
     {
         using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var delay = Task.Delay(_options.PollingInterval, _time, cancelDelay.Token);
+        var delay = Task.Delay(wait, _time, cancelDelay.Token);
         await Task.WhenAny(wake, delay).ConfigureAwait(false);
         await cancelDelay.CancelAsync().ConfigureAwait(false);
     }

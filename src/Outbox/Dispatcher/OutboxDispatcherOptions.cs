@@ -46,7 +46,8 @@ public sealed class OutboxDispatcherOptions
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long an idle loop waits before looking again when nothing wakes it.
+    /// The longest an idle loop waits before looking again when nothing wakes it. After finding work a loop looks
+    /// again after a sixteenth of this, doubling the wait at every empty look up to this value.
     /// <value>The default value is 1 second.</value>
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")]

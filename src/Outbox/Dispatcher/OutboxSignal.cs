@@ -1,15 +1,26 @@
 namespace Outbox;
 
 /// <summary>
-/// Wakes idle dispatcher loops in this process: a publisher calls <see cref="Notify"/> after its transaction commits,
-/// so delivery does not wait for the polling interval.
+/// Wakes idle dispatcher loops. A publisher calls <see cref="NotifyCommitted"/> once a unit of work that published has
+/// committed: loops in this process wake at once, and cross-process wake-ups (PostgreSQL LISTEN/NOTIFY) subscribe to
+/// <see cref="Committed"/>. Polling remains the fallback.
 /// </summary>
 public sealed class OutboxSignal
 {
     private TaskCompletionSource _current = NewSource();
 
-    /// <summary>Wakes every loop waiting now, and makes the next wait of a loop that is busy return at once.</summary>
+    /// <summary>Raised by <see cref="NotifyCommitted"/>; handlers must return quickly and must not throw.</summary>
+    public event Action? Committed;
+
+    /// <summary>Wakes every loop of this process waiting now, and makes the next wait of a busy loop return at once.</summary>
     public void Notify() => Interlocked.Exchange(ref _current, NewSource()).TrySetResult();
+
+    /// <summary>Messages were committed: wakes this process's loops and tells the cross-process notifiers.</summary>
+    public void NotifyCommitted()
+    {
+        Notify();
+        Committed?.Invoke();
+    }
 
     /// <summary>
     /// A task that completes at the next <see cref="Notify"/>. Take it BEFORE looking for work, then wait on it only

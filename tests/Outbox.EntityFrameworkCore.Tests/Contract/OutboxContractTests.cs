@@ -159,6 +159,32 @@ public abstract class OutboxContractTests<TFixture>(TFixture fixture) : Database
     }
 
     [Fact]
+    public async Task Dispatcher_PublishInTheSameProcess_WakesTheIdleDispatcherWithoutWaitingForAPoll()
+    {
+        var transport = new InMemoryTransport();
+        using var host = await OutboxTestHost.StartAsync(Database, transport, o => o.PollingInterval = TimeSpan.FromMinutes(5), notifications: false);
+        await host.Services.WaitForOutboxDeliveryAsync(DeliveryTimeout, Ct); // the loops have looked once and gone idle
+        await Task.Delay(300, Ct);
+
+        using (var scope = host.Services.CreateScope())
+        {
+            var context = scope.ServiceProvider.GetRequiredService<TestDbContext>(); // configured with UseOutbox(sp)
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "wake", 0));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        // Polling alone would take minutes: the commit itself woke the loop.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (transport.AcceptedCount == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task Dispatcher_FourConcurrentDispatchers_DeliverTenThousandMessagesExactlyOnce()
     {
         const int Count = 10_000;

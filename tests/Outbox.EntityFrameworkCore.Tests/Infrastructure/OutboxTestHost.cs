@@ -8,7 +8,7 @@ namespace Outbox.EntityFrameworkCore.Tests.Infrastructure;
 /// <summary>Builds a real host the way a user wires the outbox: AddDbContext + AddOutbox + a store + a transport.</summary>
 public static class OutboxTestHost
 {
-    public static IHost Build(TestDatabase database, IMessageTransport transport, Action<OutboxDispatcherOptions>? configure = null)
+    public static IHost Build(TestDatabase database, IMessageTransport transport, Action<OutboxDispatcherOptions>? configure = null, bool notifications = true)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -25,14 +25,14 @@ public static class OutboxTestHost
             o.ShutdownTimeout = TimeSpan.FromSeconds(2);
             configure?.Invoke(o);
         });
-        database.UseStore(outbox);
+        database.UseStore(outbox, notifications);
         builder.Services.AddSingleton(transport);
         return builder.Build();
     }
 
-    public static async Task<IHost> StartAsync(TestDatabase database, IMessageTransport transport, Action<OutboxDispatcherOptions>? configure = null)
+    public static async Task<IHost> StartAsync(TestDatabase database, IMessageTransport transport, Action<OutboxDispatcherOptions>? configure = null, bool notifications = true)
     {
-        var host = Build(database, transport, configure);
+        var host = Build(database, transport, configure, notifications);
         await host.StartAsync(TestContext.Current.CancellationToken);
         return host;
     }

@@ -12,8 +12,8 @@ public abstract class TestDatabase : IAsyncDisposable
     /// <summary>Configures a DbContext for this database, optionally with a retrying execution strategy.</summary>
     public abstract void Configure(DbContextOptionsBuilder builder, bool retrying = false);
 
-    /// <summary>Registers this provider's outbox store.</summary>
-    public abstract OutboxBuilder UseStore(OutboxBuilder builder);
+    /// <summary>Registers this provider's outbox store (with cross-process notifications where the provider has them).</summary>
+    public abstract OutboxBuilder UseStore(OutboxBuilder builder, bool notifications = true);
 
     public TestDbContext CreateContext(bool retrying = false)
     {

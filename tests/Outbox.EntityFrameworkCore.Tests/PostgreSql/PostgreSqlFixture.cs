@@ -48,7 +48,8 @@ public sealed class PostgreSqlTestDatabase(string connectionString) : TestDataba
             }
         });
 
-    public override OutboxBuilder UseStore(OutboxBuilder builder) => builder.UsePostgreSql<TestDbContext>();
+    public override OutboxBuilder UseStore(OutboxBuilder builder, bool notifications = true) =>
+        builder.UsePostgreSql<TestDbContext>(o => o.Notifications = notifications);
 
     public override ValueTask DisposeAsync()
     {

@@ -32,7 +32,7 @@ public sealed class SqliteTestDatabase(string path) : TestDatabase
             }
         });
 
-    public override OutboxBuilder UseStore(OutboxBuilder builder) => builder.UseSqlite<TestDbContext>();
+    public override OutboxBuilder UseStore(OutboxBuilder builder, bool notifications = true) => builder.UseSqlite<TestDbContext>();
 
     public override ValueTask DisposeAsync()
     {
