@@ -30,6 +30,7 @@ public static class OutboxPostgreSqlBuilderExtensions
         services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
         services.TryAddSingleton<PostgreSqlOutboxStore<TContext>>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
         return builder;
     }

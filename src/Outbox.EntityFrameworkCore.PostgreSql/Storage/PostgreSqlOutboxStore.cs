@@ -11,7 +11,7 @@ namespace Outbox.EntityFrameworkCore.PostgreSql;
 /// dispatchers never wait on each other's rows and no transaction stays open while messages are sent.
 /// All times come from the database clock (<c>now()</c>).
 /// </summary>
-internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisposable, IDisposable
+internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMonitor, IAsyncDisposable, IDisposable
     where TContext : DbContext
 {
     private readonly OutboxStoreBootstrap<TContext> _bootstrap;
@@ -122,6 +122,22 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
+    public async Task<OutboxBacklog> GetBacklogAsync(CancellationToken cancellationToken)
+    {
+        var s = _statements.Value;
+        using var command = s.DataSource.CreateCommand(s.Backlog);
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            return new OutboxBacklog(
+                reader.GetInt64(0),
+                reader.IsDBNull(1) ? null : new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero),
+                reader.GetInt64(2),
+                new DateTimeOffset(reader.GetDateTime(3), TimeSpan.Zero));
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_statements.IsValueCreated)
@@ -191,7 +207,13 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
                 FROM moved
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
-            CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())");
+            CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())",
+            Backlog: $"""
+                SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap}) AS p),
+                       (SELECT created_at FROM {t} ORDER BY id LIMIT 1),
+                       (SELECT count(*) FROM (SELECT 1 FROM {d} LIMIT {OutboxBacklog.CountCap}) AS x),
+                       now()
+                """);
     }
 
     private sealed record Statements(
@@ -201,5 +223,6 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IAsyncDisp
         string Release,
         string DeadLetter,
         string LastPosition,
-        string CountUndelivered);
+        string CountUndelivered,
+        string Backlog);
 }

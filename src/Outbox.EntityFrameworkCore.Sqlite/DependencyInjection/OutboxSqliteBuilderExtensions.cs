@@ -28,6 +28,7 @@ public static class OutboxSqliteBuilderExtensions
         services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
         services.TryAddSingleton<SqliteOutboxStore<TContext>>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
+        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
         return builder;
     }
 }

@@ -13,7 +13,7 @@ namespace Outbox.EntityFrameworkCore.Sqlite;
 /// connection's default timeout. Times are the database clock as UTC text (<c>strftime('%Y-%m-%d %H:%M:%f','now')</c>),
 /// the same format EF Core writes <see cref="DateTime"/> in, so text comparison orders them.
 /// </summary>
-internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
+internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
     where TContext : DbContext
 {
     private const string Now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
@@ -163,6 +163,27 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
         }
     }
 
+    public async Task<OutboxBacklog> GetBacklogAsync(CancellationToken cancellationToken)
+    {
+        var s = _statements.Value;
+        var connection = await OpenAsync(s, cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = s.Backlog;
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                return new OutboxBacklog(
+                    reader.GetInt64(0),
+                    reader.IsDBNull(1) ? null : new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(1), DateTimeKind.Utc)),
+                    reader.GetInt64(2),
+                    new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(3), DateTimeKind.Utc)));
+            }
+        }
+    }
+
     private static async Task<SqliteConnection> OpenAsync(Statements statements, CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(statements.ConnectionString);
@@ -248,7 +269,13 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
                 DELETE FROM {t} WHERE id = $id AND lease_owner = $owner;
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
-            CountUndelivered: $"SELECT count(*) FROM {t} WHERE id <= $upTo AND NOT (attempts = 0 AND available_at IS NOT NULL AND available_at > {Now})");
+            CountUndelivered: $"SELECT count(*) FROM {t} WHERE id <= $upTo AND NOT (attempts = 0 AND available_at IS NOT NULL AND available_at > {Now})",
+            Backlog: $"""
+                SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap})),
+                       (SELECT created_at FROM {t} ORDER BY id LIMIT 1),
+                       (SELECT count(*) FROM (SELECT 1 FROM {d} LIMIT {OutboxBacklog.CountCap})),
+                       {Now}
+                """);
     }
 
     private sealed record Statements(
@@ -258,5 +285,6 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore
         string Release,
         string DeadLetter,
         string LastPosition,
-        string CountUndelivered);
+        string CountUndelivered,
+        string Backlog);
 }

@@ -29,7 +29,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
     public static void Published(DbContext context, OutboxRecord record)
     {
         var state = States.GetValue(context, static _ => new PublishState());
-        state.Pending = true;
+        state.Pending++;
         if (record.PartitionKey is not null)
         {
             state.Keyed.Add(record);
@@ -196,9 +196,10 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
 
     private void Signal(DbContext? context)
     {
-        if (context is not null && States.TryGetValue(context, out var state) && state.Pending)
+        if (context is not null && States.TryGetValue(context, out var state) && state.Pending > 0)
         {
-            state.Pending = false;
+            OutboxTelemetry.RecordPublished(state.Pending);
+            state.Pending = 0;
             signal?.NotifyCommitted();
         }
     }
@@ -230,13 +231,14 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
     {
         if (context is not null && States.TryGetValue(context, out var state))
         {
-            state.Pending = false;
+            state.Pending = 0;
         }
     }
 
     private sealed class PublishState
     {
-        public bool Pending { get; set; }
+        /// <summary>Messages published since the last commit or rollback.</summary>
+        public int Pending { get; set; }
 
         public List<OutboxRecord> Keyed { get; } = [];
 

@@ -17,7 +17,13 @@ public static class OutboxServiceCollectionExtensions
     public static OutboxBuilder AddOutbox(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
+        if (services.Any(static d => d.ServiceType == typeof(OutboxMarker)))
+        {
+            // Already added: options binding and validators would otherwise be registered twice.
+            return new OutboxBuilder(services);
+        }
 
+        services.AddSingleton<OutboxMarker>();
         services.AddOptions<OutboxDispatcherOptions>()
             .BindConfiguration(OutboxDispatcherOptions.SectionName)
             .ValidateDataAnnotations()
@@ -32,6 +38,8 @@ public static class OutboxServiceCollectionExtensions
         services.TryAddSingleton<OutboxTransportPipeline>();
         services.TryAddSingleton<OutboxDeliveryAwaiter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxDispatcher>());
+        services.TryAddSingleton<OutboxBacklogMonitor>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxBacklogMonitor>(static sp => sp.GetRequiredService<OutboxBacklogMonitor>()));
         return new OutboxBuilder(services);
     }
 
@@ -39,3 +47,6 @@ public static class OutboxServiceCollectionExtensions
     public static OutboxBuilder AddOutbox(this IServiceCollection services, Action<OutboxDispatcherOptions> configure) =>
         services.AddOutbox().ConfigureDispatcher(configure);
 }
+
+/// <summary>Marks a service collection the outbox was added to.</summary>
+internal sealed class OutboxMarker;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -206,6 +207,20 @@ internal sealed class OutboxDispatcher : BackgroundService
             OutboxLog.CircuitOpen(_logger, circuitOpen, circuitDelay);
         }
 
+        if (releases is not null)
+        {
+            var retried = releases.Count(r => !r.RefundAttempt);
+            if (retried > 0)
+            {
+                OutboxTelemetry.Retried.Add(retried);
+            }
+        }
+
+        if (deadLetters is not null)
+        {
+            OutboxTelemetry.DeadLettered.Add(deadLetters.Count, new KeyValuePair<string, object?>("outbox.side", "outbox"));
+        }
+
         // Outcomes are persisted even when the host is stopping: each is one short statement.
         if (delivered is not null)
         {
@@ -230,12 +245,23 @@ internal sealed class OutboxDispatcher : BackgroundService
 
     private async Task<SendOutcome> SendAsync(OutboxMessage message, CancellationToken sendAbort)
     {
+        // The dispatch span continues the publisher's trace; transports propagate Activity.Current (this span).
+        using var activity = StartDispatchActivity(message);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await _pipeline.ExecuteAsync(
                 static (state, token) => new ValueTask(state.Transport.SendAsync(state.Message, token)),
                 (Transport: _transport, Message: message),
                 sendAbort).ConfigureAwait(false);
+            var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
+            OutboxTelemetry.Dispatched.Add(1, destination);
+            OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination);
+            if (message.CreatedAt != default)
+            {
+                OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination);
+            }
+
             return SendOutcome.Delivered();
         }
         catch (OperationCanceledException) when (sendAbort.IsCancellationRequested)
@@ -252,8 +278,41 @@ internal sealed class OutboxDispatcher : BackgroundService
         }
         catch (Exception ex)
         {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity?.SetTag("error.type", ex.GetType().FullName);
+            OutboxTelemetry.Failed.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", message.Destination));
             return SendOutcome.Failed(ex, Truncate(Describe(ex)));
         }
+    }
+
+    private static Activity? StartDispatchActivity(OutboxMessage message)
+    {
+        if (!OutboxTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        ActivityContext.TryParse(message.TraceParent, null, out var publisher);
+        var activity = OutboxTelemetry.Source.StartActivity(
+            $"send {message.Destination}",
+            ActivityKind.Producer,
+            publisher,
+            links: publisher == default ? null : [new ActivityLink(publisher)]);
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.system", "outbox");
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.destination.name", message.Destination);
+            activity.SetTag("messaging.message.id", message.MessageId.ToString());
+            activity.SetTag("outbox.message_type", message.MessageType);
+            activity.SetTag("outbox.attempt", message.Attempt);
+            if (message.PartitionKey is not null)
+            {
+                activity.SetTag("outbox.partition_key", message.PartitionKey);
+            }
+        }
+
+        return activity;
     }
 
     private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));

@@ -92,6 +92,13 @@ public sealed class OutboxDispatcherOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How often the backlog (pending count, oldest age, dead letters) is read for the gauges and health checks.
+    /// <value>The default value is 10 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan BacklogRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// The longest pause after an unexpected error (database unreachable) before the loop tries again.
     /// <value>The default value is 30 seconds.</value>
     /// </summary>

@@ -65,10 +65,13 @@ public sealed class OptionsValidationTests
     [Fact]
     public void AddOutbox_CalledTwice_RegistersOneDispatcher()
     {
-        var services = new ServiceCollection();
-        services.AddOutbox();
-        services.AddOutbox();
-        Assert.Single(services, d => d.ServiceType == typeof(IHostedService));
+        var once = new ServiceCollection();
+        once.AddOutbox();
+        var twice = new ServiceCollection();
+        twice.AddOutbox();
+        twice.AddOutbox();
+        Assert.Equal(once.Count, twice.Count);
+        Assert.Single(twice, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "OutboxDispatcher");
     }
 
     [Fact]

@@ -1,0 +1,84 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Outbox;
+
+/// <summary>
+/// Reads the backlog every <see cref="OutboxDispatcherOptions.BacklogRefreshInterval"/> and keeps the last reading,
+/// so that the <c>outbox.pending.*</c> gauges and health checks never query the database themselves.
+/// </summary>
+public sealed partial class OutboxBacklogMonitor : BackgroundService
+{
+    private readonly IServiceProvider _services;
+    private readonly OutboxDispatcherOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private StrongBox<OutboxBacklog>? _last; // a reference, so readers see a whole reading
+
+    /// <summary>Creates the monitor.</summary>
+    public OutboxBacklogMonitor(IServiceProvider services, IOptions<OutboxDispatcherOptions> options, TimeProvider timeProvider, ILogger<OutboxBacklogMonitor> logger)
+    {
+        _services = services;
+        _options = (options ?? throw new ArgumentNullException(nameof(options))).Value;
+        _time = timeProvider;
+        _logger = logger;
+        OutboxTelemetry.Meter.CreateObservableGauge(
+            "outbox.pending.count", () => Last?.Pending ?? 0, "{message}", "Messages waiting in the outbox (last reading).");
+        OutboxTelemetry.Meter.CreateObservableGauge(
+            "outbox.pending.oldest_age", () => Last?.OldestAge.TotalSeconds ?? 0, "s", "Age of the oldest waiting message (last reading).");
+        OutboxTelemetry.Meter.CreateObservableGauge(
+            "outbox.dead_letters.count", () => Last?.DeadLetters ?? 0, "{message}", "Messages in the dead-letter table (last reading).");
+    }
+
+    /// <summary>The last reading, or <see langword="null"/> before the first one succeeded.</summary>
+    public OutboxBacklog? Last => Volatile.Read(ref _last)?.Value;
+
+    /// <summary>Reads the backlog now and keeps the reading.</summary>
+    public async Task<OutboxBacklog?> RefreshAsync(CancellationToken cancellationToken)
+    {
+        if (_services.GetService<IOutboxMonitor>() is not { } monitor)
+        {
+            return null;
+        }
+
+        var reading = await monitor.GetBacklogAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _last, new StrongBox<OutboxBacklog>(reading));
+        return reading;
+    }
+
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RefreshAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                BacklogReadFailed(_logger, ex);
+            }
+
+            try
+            {
+                await Task.Delay(_options.BacklogRefreshInterval, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Reading the outbox backlog failed; the gauges keep the previous reading.")]
+    private static partial void BacklogReadFailed(ILogger logger, Exception exception);
+}
