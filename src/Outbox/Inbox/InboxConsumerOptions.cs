@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox;
+
+/// <summary>
+/// Options of one consumer, named by the consumer name, bound from <c>Outbox:Consumers:{name}</c> and validated at
+/// start-up. They govern what happens when a handler fails.
+/// </summary>
+public sealed class InboxConsumerOptions
+{
+    /// <summary>The configuration section under which each consumer's options bind, by consumer name.</summary>
+    public const string SectionName = "Outbox:Consumers";
+
+    /// <summary>
+    /// How many times a failing handler is tried for one delivery before the message is dead-lettered. The message is
+    /// held (not acknowledged) meanwhile, so the retries happen in process, in order.
+    /// <value>The default value is 5.</value>
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>
+    /// The pause after the first failed attempt; each further failure doubles it, with jitter, up to
+    /// <see cref="RetryMaxDelay"/>.
+    /// <value>The default value is 200 milliseconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// The longest pause between two attempts of one message.
+    /// <value>The default value is 5 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// When the inbox store itself cannot be reached (the dead letter cannot be written, or the database is down before
+    /// the handler runs), how long to hold the message before giving it back to the broker for redelivery. Nothing is
+    /// ever dropped.
+    /// <value>The default value is 5 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan RequeueDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Decides whether a handler exception is worth retrying; return <see langword="false"/> to dead-letter the message
+    /// at once (a validation error that no retry will fix).
+    /// <value>The default value retries every exception.</value>
+    /// </summary>
+    public Func<Exception, bool> ShouldRetry { get; set; } = static _ => true;
+}

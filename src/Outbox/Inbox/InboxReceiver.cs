@@ -1,0 +1,112 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Outbox;
+
+/// <summary>
+/// Runs a delivery through the consumer's inbox processor with its retry policy. The message stays unacknowledged
+/// while this runs: a failing handler is retried in process with exponential backoff, dead-lettered after
+/// <see cref="InboxConsumerOptions.MaxAttempts"/> (or at once when the failure is not retryable or the message is
+/// poison), and handed back to the broker only when no outcome could be recorded at all.
+/// </summary>
+internal sealed class InboxReceiver(
+    IServiceProvider services,
+    IOptionsMonitor<InboxConsumerOptions> options,
+    TimeProvider timeProvider,
+    ILogger<InboxReceiver> logger) : IInboxReceiver
+{
+    public async Task<ReceiveDisposition> ReceiveAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(message);
+        var processor = services.GetRequiredKeyedService<IInboxProcessor>(consumer);
+        var settings = options.Get(consumer);
+        if (message.ReceivedAt is null)
+        {
+            message = message with { ReceivedAt = timeProvider.GetUtcNow() };
+        }
+
+        var failures = 0;
+        var unavailable = 0;
+        Exception? lastError = null;
+        var retryable = true;
+        while (true)
+        {
+            var outcome = await processor.ProcessAsync(consumer, message with { DeliveryAttempt = failures + 1 }, cancellationToken).ConfigureAwait(false);
+            switch (outcome.Kind)
+            {
+                case InboxOutcomeKind.Processed:
+                    return ReceiveDisposition.Acknowledge;
+                case InboxOutcomeKind.Duplicate:
+                    InboxLog.Duplicate(logger, consumer, message.MessageId);
+                    return ReceiveDisposition.Acknowledge;
+                case InboxOutcomeKind.DeadLettered:
+                    InboxLog.DeadLettered(logger, consumer, message.MessageId, message.MessageType, outcome.Reason!);
+                    return ReceiveDisposition.Acknowledge;
+                case InboxOutcomeKind.Unavailable:
+                    // The handler did not run: the message is not at fault, so the try is not counted against it.
+                    unavailable++;
+                    if (unavailable >= settings.MaxAttempts)
+                    {
+                        return await RequeueAsync(consumer, message, outcome.Exception!, settings, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var pause = Backoff(unavailable, settings);
+                    InboxLog.StoreUnavailable(logger, outcome.Exception!, consumer, message.MessageId, unavailable, pause);
+                    await Task.Delay(pause, timeProvider, cancellationToken).ConfigureAwait(false);
+                    continue;
+                default:
+                    failures++;
+                    lastError = outcome.Exception!;
+                    retryable = outcome.Retryable && settings.ShouldRetry(lastError);
+                    if (!retryable || failures >= settings.MaxAttempts)
+                    {
+                        break;
+                    }
+
+                    var delay = Backoff(failures, settings);
+                    InboxLog.HandlerFailed(logger, lastError, consumer, message.MessageId, message.MessageType, failures, settings.MaxAttempts, delay);
+                    await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+                    continue;
+            }
+
+            break;
+        }
+
+        var reason = InboxMessageReader.Truncate(retryable
+            ? $"Failed {failures} attempt(s) (limit {settings.MaxAttempts}). Last error: {Describe(lastError!)}"
+            : $"Failed with an error that is not retried, on attempt {failures}: {Describe(lastError!)}");
+        try
+        {
+            var result = await processor.DeadLetterAsync(consumer, message, reason, failures, cancellationToken).ConfigureAwait(false);
+            if (result.Kind == InboxOutcomeKind.Duplicate)
+            {
+                InboxLog.Duplicate(logger, consumer, message.MessageId);
+            }
+            else
+            {
+                InboxLog.DeadLettered(logger, consumer, message.MessageId, message.MessageType, reason);
+            }
+
+            return ReceiveDisposition.Acknowledge;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return await RequeueAsync(consumer, message, ex, settings, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<ReceiveDisposition> RequeueAsync(string consumer, IncomingMessage message, Exception error, InboxConsumerOptions settings, CancellationToken cancellationToken)
+    {
+        // Hold the message a little so a broker redelivery does not spin against a database that is down.
+        InboxLog.Requeued(logger, error, consumer, message.MessageId, settings.RequeueDelay);
+        await Task.Delay(settings.RequeueDelay, timeProvider, cancellationToken).ConfigureAwait(false);
+        return ReceiveDisposition.Requeue;
+    }
+
+    private static TimeSpan Backoff(int failures, InboxConsumerOptions settings) =>
+        RetryBackoff.Compute(failures, settings.RetryBaseDelay, settings.RetryMaxDelay, Random.Shared.NextDouble());
+
+    private static string Describe(Exception exception) => $"{exception.GetType().FullName}: {exception.Message}";
+}
