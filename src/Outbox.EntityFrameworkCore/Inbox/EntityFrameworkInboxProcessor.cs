@@ -1,0 +1,179 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// The inbox on EF Core. Per attempt, in a new DI scope with the consumer's own <typeparamref name="TContext"/>, under the
+/// context's execution strategy: begin → <c>INSERT ... ON CONFLICT DO NOTHING</c> the inbox row → 0 rows means a
+/// duplicate (commit, skip the handler) → else run the handler with that same context → <c>SaveChanges</c> → commit.
+/// A handler exception rolls everything back, the inbox row included, so a retry starts clean.
+/// </summary>
+internal sealed class EntityFrameworkInboxProcessor<TContext>(
+    string consumerName,
+    IServiceScopeFactory scopes,
+    InboxHandlerRegistry registry,
+    IMessageSerializer serializer,
+    TimeProvider timeProvider) : IInboxProcessor
+    where TContext : DbContext
+{
+    private InboxTables? _tables;
+
+    public async Task<InboxOutcome> ProcessAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        CheckConsumer(consumer);
+        if (!InboxMessageReader.TryRead(consumer, message, registry, serializer, out var read, out var poisonReason))
+        {
+            try
+            {
+                var outcome = await DeadLetterAsync(consumer, message, poisonReason, attempts: 0, cancellationToken).ConfigureAwait(false);
+                return outcome.Kind == InboxOutcomeKind.Duplicate ? outcome : InboxOutcome.DeadLettered(poisonReason);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                return InboxOutcome.Unavailable(ex);
+            }
+        }
+
+        var scope = scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var state = new Attempt(this, scope.ServiceProvider, read, message.ReceivedAt ?? timeProvider.GetUtcNow());
+            try
+            {
+                var context = scope.ServiceProvider.GetRequiredService<TContext>();
+                state.Context = context;
+                return await context.Database.CreateExecutionStrategy()
+                    .ExecuteAsync(state, static (_, s, ct) => s.Processor.ProcessOnceAsync(s, ct), verifySucceeded: null, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                return state.HandlerStarted ? InboxOutcome.Failed(ex, retryable: true) : InboxOutcome.Unavailable(ex);
+            }
+        }
+    }
+
+    public async Task<InboxOutcome> DeadLetterAsync(string consumer, IncomingMessage message, string reason, int attempts, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        CheckConsumer(consumer);
+        var scope = scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var context = scope.ServiceProvider.GetRequiredService<TContext>();
+            var state = new DeadLetter(this, context, message, reason, attempts);
+            return await context.Database.CreateExecutionStrategy()
+                .ExecuteAsync(state, static (_, s, ct) => s.Processor.DeadLetterOnceAsync(s, ct), verifySucceeded: null, cancellationToken)
+                .ConfigureAwait(false);
+        }
+    }
+
+    private async Task<InboxOutcome> ProcessOnceAsync(Attempt state, CancellationToken cancellationToken)
+    {
+        var context = state.Context!;
+        var tables = _tables ??= InboxTables.From(context);
+        state.HandlerStarted = false;
+        context.ChangeTracker.Clear(); // a retry of the execution strategy starts from nothing
+
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            var inserted = await context.Database.ExecuteSqlRawAsync(
+                tables.InsertProcessed,
+                [consumerName, state.Message.Id, state.ReceivedAt.UtcDateTime, timeProvider.GetUtcNow().UtcDateTime],
+                cancellationToken).ConfigureAwait(false);
+            if (inserted == 0)
+            {
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return InboxOutcome.Duplicate;
+            }
+
+            state.HandlerStarted = true;
+            await state.Message.Handler.InvokeAsync(state.Services, state.Message.Payload, state.Message.Context, cancellationToken).ConfigureAwait(false);
+            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return InboxOutcome.Processed;
+        }
+    }
+
+    private async Task<InboxOutcome> DeadLetterOnceAsync(DeadLetter state, CancellationToken cancellationToken)
+    {
+        var context = state.Context;
+        var tables = _tables ??= InboxTables.From(context);
+        context.ChangeTracker.Clear();
+        var message = state.Message;
+        var now = timeProvider.GetUtcNow();
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            if (InboxMessageReader.TryReadId(message, out var id))
+            {
+                var inserted = await context.Database.ExecuteSqlRawAsync(
+                    tables.InsertDeadLettered,
+                    [consumerName, id, (message.ReceivedAt ?? now).UtcDateTime],
+                    cancellationToken).ConfigureAwait(false);
+                if (inserted == 0)
+                {
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return InboxOutcome.Duplicate;
+                }
+            }
+
+            context.Set<InboxDeadLetterRecord>().Add(new InboxDeadLetterRecord
+            {
+                Consumer = consumerName,
+                MessageId = Truncate(message.MessageId, 256),
+                MessageType = Truncate(message.MessageType, 512),
+                PartitionKey = Truncate(message.PartitionKey, 512),
+                Payload = message.Payload.ToArray(),
+                ContentType = Truncate(message.ContentType, 256),
+                Headers = message.Headers.Count == 0
+                    ? null
+                    : JsonSerializer.Serialize(new Dictionary<string, string>(message.Headers), OutboxJsonContext.Default.DictionaryStringString),
+                TraceParent = Truncate(message.TraceParent, 256),
+                Reason = state.Reason,
+                Attempts = state.Attempts,
+                ReceivedAt = message.ReceivedAt?.UtcDateTime,
+                DeadLetteredAt = now.UtcDateTime,
+            });
+            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return InboxOutcome.DeadLettered(state.Reason);
+        }
+    }
+
+    private void CheckConsumer(string name)
+    {
+        if (!string.Equals(name, consumerName, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"This inbox processor serves consumer '{consumerName}', not '{name}'.", nameof(name));
+        }
+    }
+
+    private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
+
+    private sealed class Attempt(EntityFrameworkInboxProcessor<TContext> processor, IServiceProvider services, InboxMessage message, DateTimeOffset receivedAt)
+    {
+        public EntityFrameworkInboxProcessor<TContext> Processor { get; } = processor;
+
+        public IServiceProvider Services { get; } = services;
+
+        public InboxMessage Message { get; } = message;
+
+        public DateTimeOffset ReceivedAt { get; } = receivedAt;
+
+        public TContext? Context { get; set; }
+
+        public bool HandlerStarted { get; set; }
+    }
+
+    private sealed record DeadLetter(EntityFrameworkInboxProcessor<TContext> Processor, TContext Context, IncomingMessage Message, string Reason, int Attempts);
+}

@@ -1,0 +1,73 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// The inbox tables of one DbContext model, read from the model and quoted with the provider's
+/// <see cref="ISqlGenerationHelper"/>, and the statements built on them. The statements are the same text on
+/// PostgreSQL and SQLite (3.24 or later for <c>ON CONFLICT DO NOTHING</c>); values always travel as parameters.
+/// </summary>
+internal sealed class InboxTables
+{
+    private InboxTables(string inbox, string deadLetters)
+    {
+        Inbox = inbox;
+        DeadLetters = deadLetters;
+
+        // {0} consumer, {1} message id, {2} received at, {3} processed at.
+        InsertProcessed =
+            $"INSERT INTO {inbox} (consumer, message_id, received_at, processed_at) VALUES ({{0}}, {{1}}, {{2}}, {{3}}) ON CONFLICT DO NOTHING";
+
+        // A dead-lettered message is marked handled too (processed_at stays null), so a redelivery is skipped.
+        InsertDeadLettered =
+            $"INSERT INTO {inbox} (consumer, message_id, received_at, processed_at) VALUES ({{0}}, {{1}}, {{2}}, NULL) ON CONFLICT DO NOTHING";
+
+        // {0} cutoff, {1} batch size. By primary key, so one text serves both providers.
+        DeleteOlderThan =
+            $"DELETE FROM {inbox} WHERE (consumer, message_id) IN (SELECT consumer, message_id FROM {inbox} WHERE received_at < {{0}} LIMIT {{1}})";
+    }
+
+    /// <summary>The delimited, schema-qualified inbox table.</summary>
+    public string Inbox { get; }
+
+    /// <summary>The delimited, schema-qualified inbox dead-letter table.</summary>
+    public string DeadLetters { get; }
+
+    /// <summary>Records a processed message; 0 rows affected means it was handled before.</summary>
+    public string InsertProcessed { get; }
+
+    /// <summary>Records a dead-lettered message; 0 rows affected means it was handled before.</summary>
+    public string InsertDeadLettered { get; }
+
+    /// <summary>Deletes one batch of rows received before a cutoff.</summary>
+    public string DeleteOlderThan { get; }
+
+    /// <summary>Reads the table names from <paramref name="context"/>'s model.</summary>
+    /// <exception cref="InvalidOperationException">The model has no inbox (<c>modelBuilder.AddInbox()</c> missing).</exception>
+    public static InboxTables From(DbContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var helper = context.GetService<ISqlGenerationHelper>();
+        return new InboxTables(
+            Qualify(context, typeof(InboxRecord), helper),
+            Qualify(context, typeof(InboxDeadLetterRecord), helper));
+    }
+
+    public static bool IsMapped(DbContext context) => context.Model.FindEntityType(typeof(InboxRecord)) is not null
+        && context.Model.FindEntityType(typeof(InboxDeadLetterRecord)) is not null;
+
+    private static string Qualify(DbContext context, Type entity, ISqlGenerationHelper helper)
+    {
+        var type = context.Model.FindEntityType(entity)
+            ?? throw new InvalidOperationException($"The model of {context.GetType().Name} has no inbox tables: call modelBuilder.AddInbox() in OnModelCreating.");
+        var table = type.GetTableName() ?? throw new InvalidOperationException($"{entity.Name} is not mapped to a table.");
+        var schema = type.GetSchema();
+
+        // The names may have been changed after AddInbox validated them: validate again before they reach SQL.
+        OutboxIdentifier.Validate(table, $"table name of {entity.Name}", allowNull: false);
+        OutboxIdentifier.Validate(schema, $"schema of {entity.Name}", allowNull: true);
+        return helper.DelimitIdentifier(table, schema);
+    }
+}

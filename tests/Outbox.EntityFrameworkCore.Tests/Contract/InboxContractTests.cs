@@ -1,0 +1,348 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Outbox.EntityFrameworkCore.Tests.Infrastructure;
+using Outbox.EntityFrameworkCore.Tests.Inbox;
+
+namespace Outbox.EntityFrameworkCore.Tests.Contract;
+
+/// <summary>
+/// The inbox contract: every provider inherits this class once and must pass all of it against a real database.
+/// The processor and receiver are driven directly (no broker): a transport only hands them messages.
+/// </summary>
+public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFixture<TFixture>, IAsyncLifetime
+    where TFixture : class, IDatabaseFixture
+{
+    private const string Consumer = "ledger";
+    private TestDatabase? _database;
+    private ServiceProvider? _services;
+
+    protected TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized.");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private HandlerBehaviour Behaviour => Services.GetRequiredService<HandlerBehaviour>();
+
+    private ServiceProvider Services => _services ?? throw new InvalidOperationException("Not initialized.");
+
+    private IInboxProcessor Processor => Services.GetRequiredKeyedService<IInboxProcessor>(Consumer);
+
+    private IInboxReceiver Receiver => Services.GetRequiredService<IInboxReceiver>();
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = await fixture.CreateDatabaseAsync();
+        await InboxTestDbContext.CreateTablesAsync(_database);
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build()); // a host provides it
+        services.AddSingleton<HandlerBehaviour>();
+        services.AddDbContext<InboxTestDbContext>((sp, options) =>
+        {
+            _database.Configure(options);
+            options.UseOutbox(sp);
+        });
+        services.AddOutboxConsumer<InboxTestDbContext>(Consumer, c => c
+            .AddHandler<AccountCredited, CreditHandler>()
+            .Configure(o =>
+            {
+                o.MaxAttempts = 3;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(40);
+                o.RequeueDelay = TimeSpan.Zero;
+            }));
+        _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    // ---- Effectively once ------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Process_SameMessageTwice_HandlerEffectHappensOnce()
+    {
+        var message = Message(new AccountCredited("acc-1", 10)) with
+        {
+            PartitionKey = "acc-1",
+            SequenceNumber = 7,
+            TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            Headers = new Dictionary<string, string> { ["tenant"] = "acme" },
+        };
+
+        var first = await Processor.ProcessAsync(Consumer, message, Ct);
+        var second = await Processor.ProcessAsync(Consumer, message with { Redelivered = true }, Ct);
+
+        Assert.Equal(InboxOutcomeKind.Processed, first.Kind);
+        Assert.Equal(InboxOutcomeKind.Duplicate, second.Kind);
+        Assert.Equal(1, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        var entry = Assert.Single(await check.Ledger.ToListAsync(Ct));
+        Assert.Equal(Guid.Parse(message.MessageId!), entry.MessageId);
+        var row = Assert.Single(await check.Set<InboxRecord>().ToListAsync(Ct));
+        Assert.Equal(Consumer, row.Consumer);
+        Assert.Equal(entry.MessageId, row.MessageId);
+        Assert.NotNull(row.ProcessedAt);
+
+        var context = Behaviour.LastContext!;
+        Assert.Equal(Consumer, context.Consumer);
+        Assert.Equal(typeof(AccountCredited).FullName, context.MessageType);
+        Assert.Equal("acc-1", context.PartitionKey);
+        Assert.Equal(7, context.SequenceNumber);
+        Assert.Equal("acme", context.Headers["tenant"]);
+        Assert.Equal(message.TraceParent, context.TraceParent);
+        Assert.Equal(1, context.DeliveryAttempt);
+        Assert.False(context.Redelivered);
+    }
+
+    [Fact]
+    public async Task Process_SameIdForTwoConsumers_EachProcessesItOnce()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddSingleton<HandlerBehaviour>();
+        services.AddDbContext<InboxTestDbContext>(options => Database.Configure(options));
+        services.AddOutboxConsumer<InboxTestDbContext>("ledger-a", c => c.AddHandler<AccountCredited, CreditHandler>());
+        services.AddOutboxConsumer<InboxTestDbContext>("ledger-b", c => c.AddHandler<AccountCredited, CreditHandler>());
+        await using var provider = services.BuildServiceProvider();
+        var message = Message(new AccountCredited("acc-2", 1));
+
+        foreach (var name in new[] { "ledger-a", "ledger-b", "ledger-a" })
+        {
+            await provider.GetRequiredKeyedService<IInboxProcessor>(name).ProcessAsync(name, message, Ct);
+        }
+
+        Assert.Equal(2, provider.GetRequiredService<HandlerBehaviour>().Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(2, await check.Set<InboxRecord>().CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Process_ConcurrentDeliveriesOfOneMessage_HandlerCommitsOnce()
+    {
+        // Two consumer instances get the same message at the same moment (a redelivery racing the original).
+        Behaviour.Delay = TimeSpan.FromMilliseconds(300);
+        var message = Message(new AccountCredited("acc-3", 5));
+        var outcomes = await Task.WhenAll(
+            Task.Run(() => Receiver.ReceiveAsync(Consumer, message, Ct), Ct),
+            Task.Run(() => Receiver.ReceiveAsync(Consumer, message, Ct), Ct));
+
+        Assert.All(outcomes, o => Assert.Equal(ReceiveDisposition.Acknowledge, o));
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(1, await check.Ledger.CountAsync(Ct));
+        Assert.Equal(1, await check.Set<InboxRecord>().CountAsync(Ct));
+    }
+
+    // ---- Failures --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Process_HandlerThrows_ItsWritesAreRolledBackThenItSucceedsOnRetry()
+    {
+        Behaviour.FailuresLeft = 1;
+        var message = Message(new AccountCredited("acc-4", 3));
+
+        var failed = await Processor.ProcessAsync(Consumer, message, Ct);
+        Assert.Equal(InboxOutcomeKind.Failed, failed.Kind);
+        Assert.True(failed.Retryable);
+        Assert.Contains("on purpose", failed.Exception!.Message, StringComparison.Ordinal);
+        await using (var check = InboxTestDbContext.Create(Database))
+        {
+            Assert.Equal(0, await check.Ledger.CountAsync(Ct)); // the handler had saved it: rolled back
+            Assert.Equal(0, await check.Set<InboxRecord>().CountAsync(Ct)); // so the retry is not a "duplicate"
+        }
+
+        var retried = await Processor.ProcessAsync(Consumer, message with { DeliveryAttempt = 2 }, Ct);
+        Assert.Equal(InboxOutcomeKind.Processed, retried.Kind);
+        Assert.Equal(2, Behaviour.Invocations);
+        Assert.Equal(2, Behaviour.LastContext!.DeliveryAttempt);
+        await using var after = InboxTestDbContext.Create(Database);
+        Assert.Equal(1, await after.Ledger.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Receive_HandlerFailsOnce_IsRetriedInProcessAndAcknowledged()
+    {
+        Behaviour.FailuresLeft = 1;
+        var disposition = await Receiver.ReceiveAsync(Consumer, Message(new AccountCredited("acc-5", 1)), Ct);
+
+        Assert.Equal(ReceiveDisposition.Acknowledge, disposition);
+        Assert.Equal(2, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(1, await check.Ledger.CountAsync(Ct));
+        Assert.Empty(await check.Set<InboxDeadLetterRecord>().ToListAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Receive_HandlerAlwaysFails_IsDeadLetteredWithReasonAfterMaxAttemptsAndNotRetriedAgain()
+    {
+        Behaviour.AlwaysFail = true;
+        var message = Message(new AccountCredited("acc-6", 1)) with { PartitionKey = "acc-6" };
+
+        var disposition = await Receiver.ReceiveAsync(Consumer, message, Ct);
+
+        Assert.Equal(ReceiveDisposition.Acknowledge, disposition);
+        Assert.Equal(3, Behaviour.Invocations);
+        await using (var check = InboxTestDbContext.Create(Database))
+        {
+            var dead = Assert.Single(await check.Set<InboxDeadLetterRecord>().ToListAsync(Ct));
+            Assert.Equal(Consumer, dead.Consumer);
+            Assert.Equal(message.MessageId, dead.MessageId);
+            Assert.Equal(typeof(AccountCredited).FullName, dead.MessageType);
+            Assert.Equal("acc-6", dead.PartitionKey);
+            Assert.Equal(3, dead.Attempts);
+            Assert.Contains("Failed 3 attempt(s)", dead.Reason, StringComparison.Ordinal);
+            Assert.Contains("the handler failed on purpose", dead.Reason, StringComparison.Ordinal);
+            Assert.Equal(message.Payload.ToArray(), dead.Payload);
+            Assert.Equal(0, await check.Ledger.CountAsync(Ct));
+            var marker = Assert.Single(await check.Set<InboxRecord>().ToListAsync(Ct));
+            Assert.Null(marker.ProcessedAt);
+        }
+
+        // A redelivery (the ack was lost) is recognised: no new attempts, no second dead letter.
+        Assert.Equal(ReceiveDisposition.Acknowledge, await Receiver.ReceiveAsync(Consumer, message with { Redelivered = true }, Ct));
+        Assert.Equal(3, Behaviour.Invocations);
+        await using var after = InboxTestDbContext.Create(Database);
+        Assert.Equal(1, await after.Set<InboxDeadLetterRecord>().CountAsync(Ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(InboxPoisonCases.All), MemberType = typeof(InboxPoisonCases))]
+    public async Task Receive_PoisonMessage_IsDeadLetteredAtOnceWithReasonWhileOthersFlow(string poison, string expectedReason)
+    {
+        var good = Message(new AccountCredited("acc-7", 1));
+        var message = poison switch
+        {
+            "malformed-json" => good with { MessageId = Guid.NewGuid().ToString(), Payload = Encoding.UTF8.GetBytes("{not json") },
+            "unknown-type" => good with { MessageId = Guid.NewGuid().ToString(), MessageType = "Some.Other.Type" },
+            "missing-id" => good with { MessageId = null },
+            "malformed-id" => good with { MessageId = "order-42" },
+            "missing-type" => good with { MessageId = Guid.NewGuid().ToString(), MessageType = null },
+            "wrong-content-type" => good with { MessageId = Guid.NewGuid().ToString(), ContentType = "application/xml" },
+            _ => throw new ArgumentOutOfRangeException(nameof(poison)),
+        };
+
+        Assert.Equal(ReceiveDisposition.Acknowledge, await Receiver.ReceiveAsync(Consumer, message, Ct));
+        Assert.Equal(ReceiveDisposition.Acknowledge, await Receiver.ReceiveAsync(Consumer, good, Ct));
+
+        Assert.Equal(1, Behaviour.Invocations); // the good one only; the poison one was never retried
+        await using var check = InboxTestDbContext.Create(Database);
+        var dead = Assert.Single(await check.Set<InboxDeadLetterRecord>().ToListAsync(Ct));
+        Assert.Contains(expectedReason, dead.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, dead.Attempts);
+        Assert.Equal(message.Payload.ToArray(), dead.Payload);
+        Assert.Equal(message.MessageId, dead.MessageId);
+        Assert.Equal(1, await check.Ledger.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Process_PoisonMessageRedelivered_IsDeadLetteredOnlyOnce()
+    {
+        var poison = Message(new AccountCredited("acc-8", 1)) with { Payload = Encoding.UTF8.GetBytes("[]") };
+        var first = await Processor.ProcessAsync(Consumer, poison, Ct);
+        var again = await Processor.ProcessAsync(Consumer, poison with { Redelivered = true }, Ct);
+
+        Assert.Equal(InboxOutcomeKind.DeadLettered, first.Kind);
+        Assert.Contains("could not be deserialized", first.Reason, StringComparison.Ordinal);
+        Assert.Equal(InboxOutcomeKind.Duplicate, again.Kind);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(1, await check.Set<InboxDeadLetterRecord>().CountAsync(Ct));
+    }
+
+    // ---- Consume → write → publish ---------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Process_HandlerPublishesThroughTheOutbox_MessageCommitsWithTheHandlersWritesOrNotAtAll()
+    {
+        Behaviour.Publish = true;
+        Behaviour.FailuresLeft = 1;
+        var message = Message(new AccountCredited("acc-9", 4));
+
+        Assert.Equal(InboxOutcomeKind.Failed, (await Processor.ProcessAsync(Consumer, message, Ct)).Kind);
+        await using (var check = InboxTestDbContext.Create(Database))
+        {
+            Assert.Equal(0, await check.Set<OutboxRecord>().CountAsync(Ct)); // rolled back with the ledger row
+            Assert.Equal(0, await check.Ledger.CountAsync(Ct));
+        }
+
+        Assert.Equal(InboxOutcomeKind.Processed, (await Processor.ProcessAsync(Consumer, message, Ct)).Kind);
+        Assert.Equal(InboxOutcomeKind.Duplicate, (await Processor.ProcessAsync(Consumer, message, Ct)).Kind);
+        await using var after = InboxTestDbContext.Create(Database);
+        var published = Assert.Single(await after.Set<OutboxRecord>().ToListAsync(Ct));
+        Assert.Equal(typeof(CreditRecorded).FullName, published.MessageType);
+        Assert.Equal("acc-9", published.PartitionKey);
+        Assert.Equal(1, await after.Ledger.CountAsync(Ct));
+        Assert.Equal(1, await after.Set<InboxRecord>().CountAsync(Ct));
+    }
+
+    // ---- Retention -------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Cleanup_DeletesRowsReceivedBeforeTheRetentionWindow_InBatches()
+    {
+        var now = DateTime.UtcNow;
+        await using (var seed = InboxTestDbContext.Create(Database))
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                seed.Add(new InboxRecord { Consumer = Consumer, MessageId = Guid.NewGuid(), ReceivedAt = now.AddDays(-8).AddMinutes(i), ProcessedAt = now.AddDays(-8) });
+            }
+
+            for (var i = 0; i < 3; i++)
+            {
+                seed.Add(new InboxRecord { Consumer = Consumer, MessageId = Guid.NewGuid(), ReceivedAt = now.AddDays(-6), ProcessedAt = now.AddDays(-6) });
+            }
+
+            await seed.SaveChangesAsync(Ct);
+        }
+
+        var cleanup = ActivatorUtilities.CreateInstance<InboxCleanupService<InboxTestDbContext>>(
+            Services,
+            Microsoft.Extensions.Options.Options.Create(new InboxCleanupOptions { RetentionPeriod = TimeSpan.FromDays(7), BatchSize = 10, BatchPause = TimeSpan.Zero }));
+
+        Assert.Equal(25, await cleanup.CleanupOnceAsync(Ct));
+        Assert.Equal(0, await cleanup.CleanupOnceAsync(Ct));
+        await using var check = InboxTestDbContext.Create(Database);
+        var left = await check.Set<InboxRecord>().ToListAsync(Ct);
+        Assert.Equal(3, left.Count);
+        Assert.All(left, r => Assert.True(r.ReceivedAt > now.AddDays(-7)));
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------------------
+
+    private static IncomingMessage Message(AccountCredited payload) => new()
+    {
+        MessageId = Guid.CreateVersion7().ToString(),
+        MessageType = typeof(AccountCredited).FullName,
+        ContentType = "application/json",
+        Payload = SystemTextJsonMessageSerializer.Default.Serialize(payload, typeof(AccountCredited)),
+    };
+}
+
+/// <summary>Poison messages and the reason each must be dead-lettered with.</summary>
+public static class InboxPoisonCases
+{
+    public static TheoryData<string, string> All => new()
+    {
+        { "malformed-json", "could not be deserialized" },
+        { "unknown-type", "has no handler for message type 'Some.Other.Type'" },
+        { "missing-id", "has no message id" },
+        { "malformed-id", "is not a GUID" },
+        { "missing-type", "has no message type" },
+        { "wrong-content-type", "content type 'application/xml'" },
+    };
+}
