@@ -35,4 +35,14 @@ public static class OutboxDbContextOptionsBuilderExtensions
             new OutboxDbContextOptionsExtension(SystemTextJsonMessageSerializer.Default, null, TimeProvider.System));
         return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(null));
     }
+
+    /// <inheritdoc cref="UseOutbox(DbContextOptionsBuilder, IServiceProvider)"/>
+    public static DbContextOptionsBuilder<TContext> UseOutbox<TContext>(this DbContextOptionsBuilder<TContext> optionsBuilder, IServiceProvider services)
+        where TContext : DbContext =>
+        (DbContextOptionsBuilder<TContext>)UseOutbox((DbContextOptionsBuilder)optionsBuilder, services);
+
+    /// <inheritdoc cref="UseOutbox(DbContextOptionsBuilder)"/>
+    public static DbContextOptionsBuilder<TContext> UseOutbox<TContext>(this DbContextOptionsBuilder<TContext> optionsBuilder)
+        where TContext : DbContext =>
+        (DbContextOptionsBuilder<TContext>)UseOutbox((DbContextOptionsBuilder)optionsBuilder);
 }

@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Outbox.Chaos.Model;
+using Outbox.Chaos.Verification;
+using Outbox.TestInfrastructure;
+
+namespace Outbox.Chaos.Orchestration;
+
+/// <summary>
+/// The orchestrator: starts the servers, the producer, the dispatchers and the consumer as separate processes, injects
+/// kills and server restarts while the messages flow, then verifies the outcome from the database.
+/// </summary>
+public sealed class ChaosRun(ChaosOptions options, TextWriter output)
+{
+    private readonly Random _random = new(options.Seed);
+    private long _produced;
+    private int _kills;
+    private int _dbRestarts;
+    private int _brokerRestarts;
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        output.WriteLine($"command: dotnet run -c Release --project tests/Outbox.Chaos -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1))}");
+        options.RunId = $"r{DateTime.UtcNow:HHmmss}{options.Seed}";
+
+        LocalPostgresCluster? cluster = null;
+        string adminConnection;
+        if (options.Connection is { } given)
+        {
+            if (options.DbRestarts > 0)
+            {
+                throw new ArgumentException("--db-restarts needs the harness's own PostgreSQL cluster: leave out --connection.");
+            }
+
+            adminConnection = given;
+        }
+        else
+        {
+            cluster = await LocalPostgresCluster.StartAsync(new LocalPostgresClusterOptions(), cancellationToken);
+            adminConnection = cluster.ConnectionString;
+        }
+
+        try
+        {
+            RabbitMqServer? broker = null;
+            if (options.Amqp is null)
+            {
+                broker = await RabbitMqServer.AcquireAsync(cancellationToken);
+                options.Amqp = broker.AmqpUri.ToString();
+            }
+
+            if (options.BrokerRestarts > 0 && broker is not { CanRestart: true })
+            {
+                throw new ArgumentException("--broker-restarts needs a local RabbitMQ the harness can restart: leave out --amqp.");
+            }
+
+            var database = await CreateDatabaseAsync(adminConnection, cancellationToken);
+            options.OrdersConnection = database;
+            options.PaymentsConnection = database;
+            output.WriteLine($"run {options.RunId}: {options.Messages} messages, {options.Dispatchers} dispatcher(s), {options.Customers} customers, " +
+                             $"kill every ~{options.KillEvery}s, {options.DbRestarts} db restart(s), {options.BrokerRestarts} broker restart(s), " +
+                             $"fault rate {options.FaultRate}, poison rate {options.PoisonRate}, seed {options.Seed}");
+
+            var consumer = new ChildProcess("consumer", options.ChildArguments("consumer", 0));
+            var dispatchers = Enumerable.Range(0, options.Dispatchers)
+                .Select(i => new ChildProcess($"dispatcher-{i}", options.ChildArguments("dispatcher", i)))
+                .ToList();
+            using var producer = new ChildProcess("producer", options.ChildArguments("producer", 0), OnProducerOutput);
+            var victims = dispatchers.Append(consumer).ToList();
+            try
+            {
+                consumer.Start();
+                dispatchers.ForEach(d => d.Start());
+                producer.Start();
+                var finished = await DriveAsync(producer, victims, database, broker, cluster, stopwatch, cancellationToken);
+                victims.ForEach(v => v.Kill());
+                producer.Kill();
+                return await ReportAsync(database, finished, stopwatch.Elapsed, cancellationToken);
+            }
+            finally
+            {
+                victims.ForEach(v => v.Dispose());
+            }
+        }
+        finally
+        {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+        }
+    }
+
+    private void OnProducerOutput(string name, string line)
+    {
+        if (line.StartsWith("produced ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(9), CultureInfo.InvariantCulture, out var n))
+        {
+            Interlocked.Exchange(ref _produced, n);
+        }
+    }
+
+    private async Task<bool> DriveAsync(
+        ChildProcess producer, List<ChildProcess> victims, string database, RabbitMqServer? broker, LocalPostgresCluster? cluster,
+        Stopwatch stopwatch, CancellationToken cancellationToken)
+    {
+        var deadline = TimeSpan.FromSeconds(options.Seconds);
+        var nextKill = NextKillDelay();
+        var lastReport = TimeSpan.Zero;
+        while (stopwatch.Elapsed < deadline)
+        {
+            await Task.Delay(200, cancellationToken);
+            var produced = Interlocked.Read(ref _produced);
+            var fraction = (double)produced / options.Messages;
+
+            // Server restarts are spread over the production phase, db and broker interleaved.
+            if (cluster is not null && _dbRestarts < options.DbRestarts && fraction >= (_dbRestarts + 1.0) / (options.DbRestarts + 1))
+            {
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting PostgreSQL (immediate) at {produced} produced");
+                await cluster.RestartAsync(immediate: true, cancellationToken);
+                _dbRestarts++;
+            }
+
+            if (broker is not null && _brokerRestarts < options.BrokerRestarts && fraction >= (_brokerRestarts + 0.5) / (options.BrokerRestarts + 0.5))
+            {
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting RabbitMQ at {produced} produced");
+                await broker.RestartAsync(cancellationToken);
+                _brokerRestarts++;
+            }
+
+            if (options.KillEvery > 0 && stopwatch.Elapsed >= nextKill)
+            {
+                var victim = victims[_random.Next(victims.Count)];
+                victim.Kill();
+                _kills++;
+                await Task.Delay(_random.Next(200, 1000), cancellationToken);
+                victim.Start();
+                nextKill = stopwatch.Elapsed + NextKillDelay();
+            }
+
+            // A dead child that was not killed by us is restarted too (and reported).
+            foreach (var child in victims.Where(v => !v.IsRunning))
+            {
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] {child.Name} exited by itself (code {child.ExitCode}); restarting");
+                child.Start();
+            }
+
+            if (producer.ExitCode is { } code and not 0)
+            {
+                throw new InvalidOperationException($"The producer failed with exit code {code}.");
+            }
+
+            (long Orders, long Settled) progress;
+            try
+            {
+                progress = await ChaosVerifier.ProgressAsync(database, cancellationToken);
+            }
+            catch (NpgsqlException)
+            {
+                continue; // the database is restarting
+            }
+
+            if (stopwatch.Elapsed - lastReport >= TimeSpan.FromSeconds(2))
+            {
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] produced {produced}, settled {progress.Settled}/{progress.Orders}, kills {_kills}, db restarts {_dbRestarts}, broker restarts {_brokerRestarts}");
+                lastReport = stopwatch.Elapsed;
+            }
+
+            if (producer.ExitCode == 0 && progress.Orders == options.Messages && progress.Settled >= progress.Orders
+                && _dbRestarts >= (cluster is null ? 0 : options.DbRestarts) && _brokerRestarts >= (broker is null ? 0 : options.BrokerRestarts))
+            {
+                return true;
+            }
+        }
+
+        output.WriteLine($"deadline of {options.Seconds}s reached before everything settled");
+        return false;
+    }
+
+    private TimeSpan NextKillDelay() => TimeSpan.FromSeconds(options.KillEvery * (0.5 + _random.NextDouble()));
+
+    private async Task<string> CreateDatabaseAsync(string adminConnection, CancellationToken cancellationToken)
+    {
+        var name = "chaos_" + options.RunId;
+        await using (var admin = new NpgsqlConnection(adminConnection))
+        {
+            await admin.OpenAsync(cancellationToken);
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var connection = new NpgsqlConnectionStringBuilder(adminConnection) { Database = name }.ConnectionString;
+        await using (var orders = new OrdersDb(new DbContextOptionsBuilder<OrdersDb>().UseNpgsql(connection).Options))
+        {
+            await orders.Database.ExecuteSqlRawAsync($"CREATE SCHEMA {ChaosSchemas.Orders}; CREATE SCHEMA {ChaosSchemas.Payments};", cancellationToken);
+            await orders.Database.ExecuteSqlRawAsync(orders.Database.GenerateCreateScript(), cancellationToken);
+        }
+
+        await using (var payments = new PaymentsDb(new DbContextOptionsBuilder<PaymentsDb>().UseNpgsql(connection).Options))
+        {
+            await payments.Database.ExecuteSqlRawAsync(payments.Database.GenerateCreateScript(), cancellationToken);
+        }
+
+        return connection;
+    }
+
+    private async Task<int> ReportAsync(string database, bool finished, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        NpgsqlConnection.ClearAllPools();
+        var c = await ChaosVerifier.VerifyAsync(database, cancellationToken);
+        double n = Math.Max(1, c.Orders);
+        var l = c.Lost / n;
+        var f = c.Duplicates / n;
+        var o = c.OrderViolations / n;
+        var r = 1 - l - f - o;
+        var ps = c.Accounted / n;
+        var poisonOk = c.PoisonDeadLettered == c.PoisonOrders && c.InboxDeadLetters == c.PoisonOrders;
+        output.WriteLine();
+        output.WriteLine("| measure | value |");
+        output.WriteLine("| --- | --- |");
+        output.WriteLine($"| orders committed (N) | {c.Orders} |");
+        output.WriteLine($"| paid exactly once | {c.Paid - c.Duplicates} |");
+        output.WriteLine($"| lost (non-poison, no payment) | {c.Lost} |");
+        output.WriteLine($"| duplicates (paid twice or more) | {c.Duplicates} |");
+        output.WriteLine($"| order violations | {c.OrderViolations} |");
+        output.WriteLine($"| payments without order | {c.PaymentsWithoutOrder} |");
+        output.WriteLine($"| poison orders / inbox dead letters / matching | {c.PoisonOrders} / {c.InboxDeadLetters} / {c.PoisonDeadLettered} |");
+        output.WriteLine($"| outbox dead letters / still pending | {c.OutboxDeadLetters} / {c.OutboxPending} |");
+        output.WriteLine($"| kills / db restarts / broker restarts | {_kills} / {_dbRestarts} / {_brokerRestarts} |");
+        output.WriteLine($"| L / F / O / R / P_s | {l:0.######} / {f:0.######} / {o:0.######} / {r:0.######} / {ps:0.######} |");
+        output.WriteLine($"| time | {elapsed.TotalSeconds:0.0} s ({c.Orders / Math.Max(elapsed.TotalSeconds, 0.001):0} msg/s overall) |");
+        var json = JsonSerializer.Serialize(new
+        {
+            messages = c.Orders,
+            lost = c.Lost,
+            duplicates = c.Duplicates,
+            order_violations = c.OrderViolations,
+            L = l,
+            F = f,
+            O = o,
+            R = r,
+            P_s = ps,
+            kills = _kills,
+            db_restarts = _dbRestarts,
+            broker_restarts = _brokerRestarts,
+            poison = c.PoisonOrders,
+            dead_letters = c.InboxDeadLetters,
+            outbox_dead_letters = c.OutboxDeadLetters,
+            payments_without_order = c.PaymentsWithoutOrder,
+            finished,
+            seconds = Math.Round(elapsed.TotalSeconds, 1),
+            seed = options.Seed,
+        });
+        output.WriteLine(json);
+        var ok = finished && c.Lost == 0 && c.Duplicates == 0 && c.OrderViolations == 0 && c.PaymentsWithoutOrder == 0 && poisonOk && c.Orders == options.Messages;
+        return ok ? 0 : 1;
+    }
+}

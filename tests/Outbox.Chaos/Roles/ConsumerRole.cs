@@ -1,0 +1,48 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Outbox.Chaos.Model;
+using Outbox.Chaos.Orchestration;
+using Outbox.RabbitMQ;
+
+namespace Outbox.Chaos.Roles;
+
+/// <summary>The payment service: consumes OrderPlaced through its inbox and writes one payment per order.</summary>
+public static class ConsumerRole
+{
+    public static async Task<int> RunAsync(ChaosOptions options, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<PaymentsDb>(o => o.UseNpgsql(options.PaymentsConnection));
+        builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
+        builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
+            .AddHandler<OrderPlaced, PaymentHandler>()
+            .Configure(o =>
+            {
+                o.MaxAttempts = 3;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
+                o.RequeueDelay = TimeSpan.FromSeconds(1);
+            })
+            .UseRabbitMq(ChaosTopology.Queue(options), o => o.PrefetchCount = 64);
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return 0;
+    }
+
+    private sealed class PaymentHandler(PaymentsDb db) : IMessageHandler<OrderPlaced>
+    {
+        public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+        {
+            if (message.Poison)
+            {
+                throw new InvalidOperationException($"chaos: order {message.OrderId} is poison");
+            }
+
+            db.Payments.Add(new Payment { OrderId = message.OrderId, Customer = message.Customer, Sequence = context.SequenceNumber ?? 0 });
+            return Task.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Outbox.Chaos.Model;
+using Outbox.Chaos.Orchestration;
+using Outbox.RabbitMQ;
+
+namespace Outbox.Chaos.Roles;
+
+/// <summary>A dispatcher process: the library's dispatcher, PostgreSQL store, RabbitMQ transport, plus fault injection.</summary>
+public static class DispatcherRole
+{
+    public static async Task<int> RunAsync(ChaosOptions options, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<OrdersDb>((sp, o) => o.UseNpgsql(options.OrdersConnection).UseOutbox(sp));
+        builder.Services.AddOutbox(o =>
+            {
+                o.Concurrency = 2;
+                o.BatchSize = 200;
+                o.LeaseDuration = TimeSpan.FromSeconds(10);
+                o.SendTimeout = TimeSpan.FromSeconds(5);
+                o.MaxAttempts = 50;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(100);
+                o.RetryMaxDelay = TimeSpan.FromSeconds(3);
+                o.ShutdownTimeout = TimeSpan.FromSeconds(2);
+            })
+            .UsePostgreSql<OrdersDb>()
+            .UseRabbitMq(o => ChaosTopology.Configure(o, options));
+        DecorateTransport(builder.Services, inner => new FaultyTransport(inner, options.FaultRate, options.Seed));
+        using var host = builder.Build();
+        await host.RunAsync(cancellationToken);
+        return 0;
+    }
+
+    private static void DecorateTransport(IServiceCollection services, Func<IMessageTransport, IMessageTransport> decorate)
+    {
+        var registered = services.Last(d => d.ServiceType == typeof(IMessageTransport));
+        var factory = registered.ImplementationFactory ?? throw new InvalidOperationException("Expected a factory registration of the transport.");
+        services.Remove(registered);
+        services.AddSingleton(sp => decorate((IMessageTransport)factory(sp)));
+    }
+}
+
+/// <summary>The harness's RabbitMQ topology: one exchange, one queue for the payment service.</summary>
+public static class ChaosTopology
+{
+    public static string Exchange(ChaosOptions options) => $"chaos.orders.{options.RunId}";
+
+    public static string Queue(ChaosOptions options) => $"chaos.payments.{options.RunId}";
+
+    public static void Configure(RabbitMqOptions rabbit, ChaosOptions options)
+    {
+        rabbit.Uri = new Uri(options.Amqp!);
+        rabbit.ClientName = $"chaos-{options.Role}-{options.Index}";
+        rabbit.AddExchange(Exchange(options));
+        rabbit.AddQueue(Queue(options), Exchange(options), "#");
+    }
+}
