@@ -29,6 +29,11 @@ public static class ChaosProgram
             stop.Cancel();
         };
 
+        if (options.Role is not null && options.ParentPid > 0)
+        {
+            _ = WatchParentAsync(options.ParentPid, stop);
+        }
+
         try
         {
             return options.Role switch
@@ -45,5 +50,30 @@ public static class ChaosProgram
             await Console.Error.WriteLineAsync(ex.Message);
             return 2;
         }
+    }
+
+    /// <summary>A child process ends itself when its orchestrator is gone (killed, crashed), so no run leaves orphans.</summary>
+    private static async Task WatchParentAsync(int parentPid, CancellationTokenSource stop)
+    {
+        while (true)
+        {
+            await Task.Delay(1000);
+            try
+            {
+                using var parent = System.Diagnostics.Process.GetProcessById(parentPid);
+                if (parent.HasExited)
+                {
+                    break;
+                }
+            }
+            catch (ArgumentException)
+            {
+                break; // no such process
+            }
+        }
+
+        await stop.CancelAsync();
+        await Task.Delay(5000);
+        Environment.Exit(3);
     }
 }

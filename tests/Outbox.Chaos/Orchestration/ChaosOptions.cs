@@ -52,6 +52,9 @@ public sealed class ChaosOptions
 
     public int Index { get; set; }
 
+    /// <summary>The orchestrator's process id: a child exits by itself when the orchestrator is gone.</summary>
+    public int ParentPid { get; set; }
+
     public static ChaosOptions Parse(IReadOnlyList<string> args)
     {
         var options = new ChaosOptions();
@@ -85,6 +88,7 @@ public sealed class ChaosOptions
                 case "--payments": options.PaymentsConnection = Value(); break;
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
+                case "--parent-pid": options.ParentPid = Int(); break;
                 default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --producers --rate --seed --connection --amqp.");
             }
         }
@@ -111,6 +115,7 @@ public sealed class ChaosOptions
     public IReadOnlyList<string> ChildArguments(string role, int index) =>
     [
         "--role", role, "--index", index.ToString(CultureInfo.InvariantCulture),
+        "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
         "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp!, "--run-id", RunId!,
         "--messages", Messages.ToString(CultureInfo.InvariantCulture), "--customers", Customers.ToString(CultureInfo.InvariantCulture),
         "--fault-rate", FaultRate.ToString(CultureInfo.InvariantCulture), "--poison-rate", PoisonRate.ToString(CultureInfo.InvariantCulture),
