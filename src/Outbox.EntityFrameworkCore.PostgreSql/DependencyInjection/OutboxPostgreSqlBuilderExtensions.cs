@@ -32,6 +32,7 @@ public static class OutboxPostgreSqlBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
+        OutboxAdminRegistration.AddAdminStores<TContext, PostgreSqlOutboxAdminStore<TContext>>(services);
         return builder;
     }
 }

@@ -29,6 +29,7 @@ public static class OutboxSqliteBuilderExtensions
         services.TryAddSingleton<SqliteOutboxStore<TContext>>();
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
+        OutboxAdminRegistration.AddAdminStores<TContext, SqliteOutboxAdminStore<TContext>>(services);
         return builder;
     }
 }
