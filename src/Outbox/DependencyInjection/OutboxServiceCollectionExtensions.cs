@@ -34,6 +34,7 @@ public static class OutboxServiceCollectionExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OutboxSignal>();
+        services.TryAddSingleton<OutboxDispatcherHeartbeat>();
         services.TryAddSingleton<IMessageSerializer>(SystemTextJsonMessageSerializer.Default);
         services.TryAddSingleton<OutboxTransportPipeline>();
         services.TryAddSingleton<OutboxDeliveryAwaiter>();

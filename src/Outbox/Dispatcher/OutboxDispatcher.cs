@@ -22,6 +22,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     private readonly IServiceProvider _services;
     private readonly OutboxTransportPipeline _transportPipeline;
     private IOutboxStore _store = null!;
+    private OutboxDispatcherHeartbeat? _heartbeat;
     private IMessageTransport _transport = null!;
     private ResiliencePipeline _pipeline = null!;
     private readonly OutboxSignal _signal;
@@ -54,6 +55,7 @@ internal sealed class OutboxDispatcher : BackgroundService
             _store = _services.GetRequiredService<IOutboxStore>();
             _transport = _services.GetRequiredService<IMessageTransport>();
             _pipeline = _transportPipeline.Pipeline;
+            _heartbeat = _services.GetService<OutboxDispatcherHeartbeat>();
         }
 
         return base.StartAsync(cancellationToken);
@@ -110,6 +112,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 // until their lease expired. It is one short statement; the loop stops right after it.
                 var batch = await _store.ClaimAsync(owner, _options.BatchSize, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
                 consecutiveErrors = 0;
+                _heartbeat?.Beat(owner); // the loop reached the database: the health check's "ticked recently"
                 if (batch.Count == 0)
                 {
                     // Adaptive idle polling: look again soon after work, then back off to PollingInterval.
@@ -134,6 +137,7 @@ internal sealed class OutboxDispatcher : BackgroundService
             }
         }
 
+        _heartbeat?.Stopped(owner);
         OutboxLog.LoopStopped(_logger, owner);
     }
 
