@@ -1,0 +1,73 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Outbox;
+using Outbox.Http;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Chooses HTTP as the outbox transport, and as a source of a consumer's messages.</summary>
+public static class OutboxHttpBuilderExtensions
+{
+    /// <summary>
+    /// Sends outbox messages by HTTP POST to the URL of their destination (<see cref="HttpTransportOptions"/>, bound from
+    /// <c>Outbox:Http</c> and <paramref name="configure"/>), through the named client
+    /// <see cref="HttpTransportOptions.HttpClientName"/>. 2xx is delivered; 4xx other than 408 and 429 dead-letters the
+    /// message with the status; anything else is retried by the dispatcher.
+    /// </summary>
+    public static OutboxBuilder UseHttp(this OutboxBuilder builder, Action<HttpTransportOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var options = services.AddOptions<HttpTransportOptions>()
+            .BindConfiguration(HttpTransportOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpTransportOptions>, HttpTransportOptionsValidator>());
+        if (!services.Any(static d => d.ServiceType == typeof(HttpTransport)))
+        {
+            // The dispatcher's SendTimeout bounds each send; redirects are not followed (a POST must reach its URL).
+            services.AddHttpClient(HttpTransportOptions.HttpClientName)
+                .ConfigureHttpClient(static c => c.Timeout = Timeout.InfiniteTimeSpan)
+                .ConfigurePrimaryHttpMessageHandler(static () => new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                });
+        }
+
+        return builder.UseTransport<HttpTransport>();
+    }
+
+    /// <summary>
+    /// Lets this consumer receive over HTTP: <c>app.MapOutboxHttpInbox("/inbox/{consumer}")</c> (or
+    /// <c>MapOutboxHttpInbox(pattern, consumer)</c>) serves it. Options (body size limit, <c>Retry-After</c>) come from
+    /// <c>Outbox:Http:Inbox:{name}</c> and <paramref name="configure"/>.
+    /// </summary>
+    public static OutboxConsumerBuilder UseHttp(this OutboxConsumerBuilder builder, Action<HttpInboxOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        var name = builder.Name;
+        var options = services.AddOptions<HttpInboxOptions>(name);
+        if (!services.Any(d => d.IsKeyedService && d.ServiceType == typeof(HttpInboxRegistration) && Equals(d.ServiceKey, name)))
+        {
+            services.AddKeyedSingleton<HttpInboxRegistration>(name);
+            options.BindConfiguration($"{HttpInboxOptions.SectionName}:{name}")
+                .ValidateDataAnnotations()
+                .ValidateOnStart();
+        }
+
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.TryAddSingleton<HttpInboxEndpoint>();
+        return builder;
+    }
+}

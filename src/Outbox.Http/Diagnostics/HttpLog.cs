@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.Http;
+
+/// <summary>Structured log events of the HTTP transport (5000-5049) and inbox endpoint (5050-5099). Payloads are never logged.</summary>
+internal static partial class HttpLog
+{
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "Posted outbox message {MessageId} to {Url}: {StatusCode}.")]
+    public static partial void Posted(ILogger logger, Guid messageId, Uri url, int statusCode);
+
+    [LoggerMessage(EventId = 5050, Level = LogLevel.Warning, Message = "HTTP inbox of consumer {Consumer}: a request body of more than {Limit} bytes was refused (413).")]
+    public static partial void TooLarge(ILogger logger, string consumer, long limit);
+
+    [LoggerMessage(EventId = 5051, Level = LogLevel.Warning, Message = "HTTP inbox of consumer {Consumer}: message {MessageId} could not be recorded; answered 503, retry after {RetryAfter}.")]
+    public static partial void Requeued(ILogger logger, string consumer, string? messageId, TimeSpan retryAfter);
+
+    [LoggerMessage(EventId = 5052, Level = LogLevel.Information, Message = "HTTP inbox of consumer {Consumer}: processing of message {MessageId} was cut short (request aborted or host stopping); the sender tries again.")]
+    public static partial void Cancelled(ILogger logger, string consumer, string? messageId);
+
+    [LoggerMessage(EventId = 5053, Level = LogLevel.Debug, Message = "HTTP inbox: no consumer {Consumer} receives over HTTP (404).")]
+    public static partial void UnknownConsumer(ILogger logger, string consumer);
+
+    [LoggerMessage(EventId = 5054, Level = LogLevel.Error, Message = "HTTP inbox of consumer {Consumer}: message {MessageId} failed unexpectedly; answered 503.")]
+    public static partial void ReceiveFailed(ILogger logger, Exception exception, string consumer, string? messageId);
+}

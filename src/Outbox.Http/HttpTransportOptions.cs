@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox.Http;
+
+/// <summary>
+/// Where and how the HTTP transport posts outbox messages. Bound from <c>Outbox:Http</c> and validated at start-up.
+/// A message's URL is, in this order: <see cref="UrlFor"/> when it returns one, the <see cref="Destinations"/> entry of
+/// the message's destination, or <see cref="BaseAddress"/> followed by the destination as a path segment. A message
+/// with no URL is dead-lettered with the reason.
+/// </summary>
+public sealed class HttpTransportOptions
+{
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string SectionName = "Outbox:Http";
+
+    /// <summary>
+    /// The name of the <see cref="HttpClient"/> the transport sends with. Add handlers to it (authentication, a
+    /// certificate) with <c>services.AddHttpClient(HttpTransportOptions.HttpClientName)</c>.
+    /// </summary>
+    public const string HttpClientName = "Outbox.Http";
+
+    /// <summary>
+    /// The URL each destination is posted to, by destination name (the <c>PublishOptions.Destination</c> of the
+    /// message, which defaults to its type name), for example <c>"orders" → http://payments:8080/inbox/payments</c>.
+    /// In configuration: <c>Outbox:Http:Destinations:orders = http://payments:8080/inbox/payments</c>.
+    /// </summary>
+    public IDictionary<string, Uri> Destinations { get; } = new Dictionary<string, Uri>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The address that a destination without an entry in <see cref="Destinations"/> is appended to (as one escaped
+    /// path segment): with <c>http://hub:8080/inbox/</c>, destination <c>orders</c> goes to
+    /// <c>http://hub:8080/inbox/orders</c>.
+    /// <value>The default value is <see langword="null"/>: only <see cref="Destinations"/> and <see cref="UrlFor"/> route.</value>
+    /// </summary>
+    public Uri? BaseAddress { get; set; }
+
+    /// <summary>
+    /// Picks the URL of a message in code; return <see langword="null"/> to fall back to <see cref="Destinations"/> and
+    /// <see cref="BaseAddress"/>.
+    /// <value>The default value is <see langword="null"/>.</value>
+    /// </summary>
+    public Func<OutboxMessage, Uri?>? UrlFor { get; set; }
+
+    /// <summary>
+    /// The largest payload the transport posts, in bytes. A larger message is rejected with a
+    /// <see cref="PermanentDeliveryException"/> and dead-lettered with the reason. Keep it at or below the receiver's
+    /// limit (<see cref="HttpInboxOptions.MaxRequestBodySize"/>), which answers 413 (also a dead letter) above it.
+    /// <value>The default value is 4 MiB.</value>
+    /// </summary>
+    [Range(1, 512 * 1024 * 1024)]
+    public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
+}

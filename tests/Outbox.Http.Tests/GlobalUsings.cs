@@ -1,0 +1,2 @@
+global using Outbox.Testing;
+global using Microsoft.Extensions.DependencyInjection;

@@ -1,0 +1,109 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.Http.Tests.Infrastructure;
+
+/// <summary>Real hosts: a receiving web app on Kestrel (127.0.0.1, a free port) and a sending dispatcher host.</summary>
+public static class Apps
+{
+    public const string Consumer = "greetings";
+
+    /// <summary>A web app whose consumer <see cref="Consumer"/> has a SQLite inbox and is mapped at /inbox/{consumer}.</summary>
+    public static async Task<(WebApplication App, Uri BaseAddress)> StartReceiverAsync(
+        TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Services.AddDbContext<ReceiverDb>(o => o.UseSqlite(database.ConnectionString));
+        builder.Services.AddSingleton<GreetingCounter>();
+        builder.Services.AddOutboxConsumer<ReceiverDb>(Consumer)
+            .AddHandler<Greeting, GreetingHandler>()
+            .Configure(o =>
+            {
+                o.MaxAttempts = 2;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
+                o.RequeueDelay = TimeSpan.Zero;
+            })
+            .UseHttp(inbox);
+        services?.Invoke(builder.Services);
+        var app = builder.Build();
+        await using (var scope = app.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ReceiverDb>().Database.EnsureCreatedAsync(TestContext.Current.CancellationToken);
+        }
+
+        app.MapOutboxHttpInbox("/inbox/{consumer}");
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        return (app, AddressOf(app));
+    }
+
+    /// <summary>A web app answering every POST with what <paramref name="answer"/> says (a stub receiver).</summary>
+    public static async Task<(WebApplication App, Uri BaseAddress)> StartStubAsync(Func<HttpContext, Task> answer)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        app.MapPost("/{**path}", answer);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        return (app, AddressOf(app));
+    }
+
+    /// <summary>A dispatcher host with a SQLite outbox posting destination "greetings" to <paramref name="url"/>.</summary>
+    public static async Task<IHost> StartSenderAsync(
+        TempDatabase database, Uri url, Action<OutboxDispatcherOptions>? dispatcher = null, Action<HttpTransportOptions>? http = null)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<SenderDb>((sp, o) => o.UseSqlite(database.ConnectionString).UseOutbox(sp));
+        builder.Services.AddOutbox(o =>
+            {
+                o.PollingInterval = TimeSpan.FromMilliseconds(50);
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(20);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(100);
+                o.ShutdownTimeout = TimeSpan.FromSeconds(2);
+                dispatcher?.Invoke(o);
+            })
+            .UseSqlite<SenderDb>()
+            .UseHttp(o =>
+            {
+                o.Destinations["greetings"] = url;
+                http?.Invoke(o);
+            });
+        var host = builder.Build();
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<SenderDb>().Database.EnsureCreatedAsync(TestContext.Current.CancellationToken);
+        }
+
+        await host.StartAsync(TestContext.Current.CancellationToken);
+        return host;
+    }
+
+    public static async Task<Guid> PublishAsync(IHost sender, string text, string? partitionKey = null)
+    {
+        await using var scope = sender.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SenderDb>();
+        var id = db.Publish(new Greeting(text), new PublishOptions { Destination = "greetings", PartitionKey = partitionKey });
+        await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        return id;
+    }
+
+    public static async Task<T> QueryAsync<TContext, T>(IServiceProvider services, Func<TContext, Task<T>> query)
+        where TContext : DbContext
+    {
+        await using var scope = services.CreateAsyncScope();
+        return await query(scope.ServiceProvider.GetRequiredService<TContext>());
+    }
+
+    private static Uri AddressOf(WebApplication app) =>
+        new(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+}

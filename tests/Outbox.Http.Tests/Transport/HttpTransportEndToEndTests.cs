@@ -1,0 +1,165 @@
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Outbox.EntityFrameworkCore;
+using Outbox.Http.Tests.Infrastructure;
+
+namespace Outbox.Http.Tests.Transport;
+
+/// <summary>
+/// The sending side against real Kestrel endpoints on 127.0.0.1: the consumer's HTTP inbox (SQLite) or a stub that
+/// answers a chosen status.
+/// </summary>
+public sealed class HttpTransportEndToEndTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Send_ToHttpInbox_EachMessageHandledOnceInOrderWithItsHeaders()
+    {
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        // A key outside ASCII travels percent-encoded and arrives as it was.
+        const string key = "клиент-7";
+        var ids = new List<Guid>();
+        for (var i = 1; i <= 3; i++)
+        {
+            ids.Add(await Apps.PublishAsync(sender, $"hello {i}", key));
+        }
+
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.OrderBy(g => g.Id).ToListAsync());
+        Assert.Equal(ids, rows.Select(r => r.MessageId));
+        Assert.Equal(["hello 1", "hello 2", "hello 3"], rows.Select(r => r.Text));
+        Assert.All(rows, r => Assert.Equal(key, r.PartitionKey));
+        Assert.Equal([1L, 2L, 3L], rows.Select(r => r.SequenceNumber ?? 0));
+        Assert.Equal(3, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
+        var context = receiver.Services.GetRequiredService<GreetingCounter>().Last!;
+        Assert.Equal(typeof(Greeting).FullName, context.MessageType);
+        Assert.Equal("application/json", context.ContentType?.Split(';')[0]);
+        Assert.False(context.Redelivered);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_HandlerAlwaysFails_InboxDeadLettersAndTheOutboxCountsItDelivered()
+    {
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        var id = await Apps.PublishAsync(sender, "fail");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var dead = await Apps.QueryAsync<ReceiverDb, List<InboxDeadLetterRecord>>(receiver.Services, db => db.Set<InboxDeadLetterRecord>().ToListAsync());
+        var letter = Assert.Single(dead);
+        Assert.Equal(id.ToString("D"), letter.MessageId);
+        Assert.Contains("this greeting always fails", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(2, letter.Attempts);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Theory]
+    [InlineData(400)]
+    [InlineData(404)]
+    [InlineData(422)]
+    public async Task Send_ReceiverAnswersClientError_OutboxDeadLettersAtOnceWithTheStatus(int status)
+    {
+        var calls = 0;
+        var (stub, address) = await Apps.StartStubAsync(async http =>
+        {
+            Interlocked.Increment(ref calls);
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsync("the order number is missing");
+        });
+        await using var _ = stub;
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
+
+        await Apps.PublishAsync(sender, "hello");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var letter = Assert.Single(await Apps.QueryAsync<SenderDb, List<DeadLetterRecord>>(sender.Services, db => db.Set<DeadLetterRecord>().ToListAsync()));
+        Assert.Contains($"answered {status}", letter.Reason, StringComparison.Ordinal);
+        Assert.Contains("the order number is missing", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, letter.Attempts);
+        Assert.Equal(1, Volatile.Read(ref calls));
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(503)]
+    [InlineData(408)]
+    [InlineData(429)]
+    public async Task Send_ReceiverFailsTransiently_MessageIsRetriedUntilAccepted(int status)
+    {
+        var calls = 0;
+        var (stub, address) = await Apps.StartStubAsync(http =>
+        {
+            // The first three answers fail (more than the pipeline's two quick retries), then 200.
+            http.Response.StatusCode = Interlocked.Increment(ref calls) <= 3 ? status : StatusCodes.Status200OK;
+            return Task.CompletedTask;
+        });
+        await using var _ = stub;
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
+
+        await Apps.PublishAsync(sender, "hello");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        Assert.Equal(4, Volatile.Read(ref calls));
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_ReceiverUnreachable_MessageStaysInTheOutboxWithTheError()
+    {
+        // A port nobody listens on: connection refused is a transient failure, never a dead letter.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri($"http://127.0.0.1:{port}/inbox/greetings"), o => o.RetryBaseDelay = o.RetryMaxDelay = TimeSpan.FromSeconds(30));
+
+        await Apps.PublishAsync(sender, "hello");
+        OutboxRecord? row = null;
+        for (var i = 0; i < 100 && row?.LastError is null; i++)
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+            row = await Apps.QueryAsync<SenderDb, OutboxRecord?>(sender.Services, db => db.Set<OutboxRecord>().AsNoTracking().SingleOrDefaultAsync());
+        }
+
+        Assert.NotNull(row?.LastError);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_PayloadOverTheLimit_DeadLetteredWithoutBeingPosted()
+    {
+        var calls = 0;
+        var (stub, address) = await Apps.StartStubAsync(http =>
+        {
+            Interlocked.Increment(ref calls);
+            return Task.CompletedTask;
+        });
+        await using var _ = stub;
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"), http: o => o.MaxMessageSize = 16);
+
+        await Apps.PublishAsync(sender, "a greeting longer than sixteen bytes");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var letter = Assert.Single(await Apps.QueryAsync<SenderDb, List<DeadLetterRecord>>(sender.Services, db => db.Set<DeadLetterRecord>().ToListAsync()));
+        Assert.Contains("MaxMessageSize", letter.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, Volatile.Read(ref calls));
+    }
+}
