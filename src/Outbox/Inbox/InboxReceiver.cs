@@ -27,6 +27,9 @@ internal sealed class InboxReceiver(
             message = message with { ReceivedAt = timeProvider.GetUtcNow() };
         }
 
+        // A consumer span continuing the dispatch span (or the publisher's) carried in traceparent.
+        using var activity = OutboxTelemetry.StartConsumerActivity(
+            consumer, message.MessageType ?? "unknown", InboxMessageReader.TryReadId(message, out var id) ? id : Guid.Empty, message.TraceParent);
         var failures = 0;
         var unavailable = 0;
         Exception? lastError = null;
@@ -37,12 +40,17 @@ internal sealed class InboxReceiver(
             switch (outcome.Kind)
             {
                 case InboxOutcomeKind.Processed:
+                    OutboxTelemetry.RecordInboxProcessed(consumer);
                     return ReceiveDisposition.Acknowledge;
                 case InboxOutcomeKind.Duplicate:
                     InboxLog.Duplicate(logger, consumer, message.MessageId);
+                    OutboxTelemetry.RecordInboxDuplicate(consumer);
+                    activity?.SetTag("outbox.inbox.duplicate", true);
                     return ReceiveDisposition.Acknowledge;
                 case InboxOutcomeKind.DeadLettered:
                     InboxLog.DeadLettered(logger, consumer, message.MessageId, message.MessageType, outcome.Reason!);
+                    OutboxTelemetry.RecordInboxDeadLettered(consumer);
+                    activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Reason);
                     return ReceiveDisposition.Acknowledge;
                 case InboxOutcomeKind.Unavailable:
                     // The handler did not run: the message is not at fault, so the try is not counted against it.
@@ -83,10 +91,13 @@ internal sealed class InboxReceiver(
             if (result.Kind == InboxOutcomeKind.Duplicate)
             {
                 InboxLog.Duplicate(logger, consumer, message.MessageId);
+                OutboxTelemetry.RecordInboxDuplicate(consumer);
             }
             else
             {
                 InboxLog.DeadLettered(logger, consumer, message.MessageId, message.MessageType, reason);
+                OutboxTelemetry.RecordInboxDeadLettered(consumer);
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reason);
             }
 
             return ReceiveDisposition.Acknowledge;
