@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+
+namespace Outbox.RabbitMQ;
+
+/// <summary>
+/// Opens connections from <see cref="RabbitMqOptions"/>. The client's automatic recovery is off: the transport and the
+/// consumers reconnect by themselves, for every cause (lost connection, closed channel, cancelled consumer), from a
+/// single code path. See docs/architecture.md.
+/// </summary>
+internal sealed class RabbitMqConnectionFactory(IOptions<RabbitMqOptions> options)
+{
+    private readonly RabbitMqOptions _options = options.Value;
+
+    public string Endpoint => $"{_options.Uri.Host}:{(_options.Uri.IsDefaultPort ? 5672 : _options.Uri.Port)}{_options.Uri.AbsolutePath}";
+
+    public Task<IConnection> CreateConnectionAsync(string suffix, CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory
+        {
+            Uri = _options.Uri,
+            ClientProvidedName = $"{_options.ClientName}-{suffix}",
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+            RequestedConnectionTimeout = _options.ConnectionTimeout,
+            MaxInboundMessageBodySize = (uint)Math.Max(_options.MaxMessageSize, 1024 * 1024),
+        };
+        return factory.CreateConnectionAsync(cancellationToken);
+    }
+}

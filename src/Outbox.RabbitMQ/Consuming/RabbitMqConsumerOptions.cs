@@ -1,0 +1,41 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Outbox.RabbitMQ;
+
+/// <summary>
+/// Options of one RabbitMQ consumer, named by the consumer name, bound from <c>Outbox:RabbitMQ:Consumers:{name}</c>
+/// and validated at start-up.
+/// </summary>
+public sealed class RabbitMqConsumerOptions
+{
+    /// <summary>The configuration section under which each consumer's options bind, by consumer name.</summary>
+    public const string SectionName = "Outbox:RabbitMQ:Consumers";
+
+    /// <summary>The queue to consume from. Declare it in <see cref="RabbitMqOptions.Queues"/> or elsewhere.</summary>
+    [Required(AllowEmptyStrings = false)]
+    [StringLength(255)]
+    public string Queue { get; set; } = "";
+
+    /// <summary>
+    /// How many unacknowledged messages the broker sends ahead (<c>basic.qos</c>).
+    /// <value>The default value is 32.</value>
+    /// </summary>
+    [Range(1, 65_535)]
+    public int PrefetchCount { get; set; } = 32;
+
+    /// <summary>
+    /// How many messages are processed at the same time. With 1 a queue's messages are processed in the order the
+    /// broker delivers them; more trades that order for throughput.
+    /// <value>The default value is 1.</value>
+    /// </summary>
+    [Range(1, 256)]
+    public int ConcurrentMessages { get; set; } = 1;
+
+    /// <summary>
+    /// On shutdown (or a lost connection), how long messages being processed may still finish and be acknowledged;
+    /// what is still running then is cancelled and rolled back, and the broker redelivers it.
+    /// <value>The default value is 10 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

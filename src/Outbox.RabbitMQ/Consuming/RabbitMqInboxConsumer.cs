@@ -1,0 +1,277 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Outbox.RabbitMQ;
+
+/// <summary>
+/// Consumes one queue for one consumer with manual acknowledgements and feeds each delivery to the inbox
+/// (<see cref="IInboxReceiver"/>): acknowledged once the inbox has an outcome (processed, duplicate, dead-lettered),
+/// requeued when it has none. One "session" is a connection, a channel and a consumer; when any of them ends (broker
+/// restart, network, channel error, consumer cancelled by the broker) the session is torn down and a new one started
+/// after a pause. Unacknowledged deliveries go back to the queue with the old channel and come again, flagged
+/// redelivered; the inbox skips those it already processed.
+/// </summary>
+internal sealed class RabbitMqInboxConsumer : BackgroundService
+{
+    private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly string _consumer;
+    private readonly RabbitMqConnectionFactory _factory;
+    private readonly RabbitMqOptions _options;
+    private readonly IOptionsMonitor<RabbitMqConsumerOptions> _consumerOptions;
+    private readonly IInboxReceiver _receiver;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private int _inFlight;
+    private int _lostSettlements;
+    private TaskCompletionSource _drained = NewDrained();
+
+    public RabbitMqInboxConsumer(
+        string consumer,
+        RabbitMqConnectionFactory factory,
+        IOptions<RabbitMqOptions> options,
+        IOptionsMonitor<RabbitMqConsumerOptions> consumerOptions,
+        IInboxReceiver receiver,
+        TimeProvider timeProvider,
+        ILogger<RabbitMqInboxConsumer> logger)
+    {
+        _consumer = consumer;
+        _factory = factory;
+        _options = options.Value;
+        _consumerOptions = consumerOptions;
+        _receiver = receiver;
+        _time = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>The consumer name.</summary>
+    public string Consumer => _consumer;
+
+    /// <summary>The channel of the current session, or null between sessions. For tests that simulate a crash.</summary>
+    internal IChannel? CurrentChannel { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            TimeSpan pause;
+            try
+            {
+                var reason = await RunSessionAsync(stoppingToken).ConfigureAwait(false);
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                failures = 0;
+                pause = _options.ReconnectInterval;
+                var lost = Interlocked.Exchange(ref _lostSettlements, 0);
+                RabbitMqLog.ConsumerSessionEnded(_logger, _consumer, reason, lost);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                pause = Backoff(failures);
+                RabbitMqLog.ConsumerFailed(_logger, ex, _consumer, pause);
+            }
+
+            try
+            {
+                await Task.Delay(pause, _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Runs one session until it ends (returns why) or the host stops.</summary>
+    private async Task<string> RunSessionAsync(CancellationToken stoppingToken)
+    {
+        var settings = _consumerOptions.Get(_consumer);
+        var connection = await _factory.CreateConnectionAsync($"consumer-{_consumer}", stoppingToken).ConfigureAwait(false);
+        using var processing = new CancellationTokenSource();
+        try
+        {
+            await RabbitMqTopology.DeclareAsync(connection, _options, stoppingToken).ConfigureAwait(false);
+            var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            connection.ConnectionShutdownAsync += (_, e) =>
+            {
+                ended.TrySetResult($"connection closed: {e.ReplyCode} {e.ReplyText}");
+                return Task.CompletedTask;
+            };
+
+            var channel = await connection.CreateChannelAsync(
+                new CreateChannelOptions(
+                    publisherConfirmationsEnabled: false,
+                    publisherConfirmationTrackingEnabled: false,
+                    consumerDispatchConcurrency: (ushort)settings.ConcurrentMessages),
+                stoppingToken).ConfigureAwait(false);
+            channel.ChannelShutdownAsync += (_, e) =>
+            {
+                ended.TrySetResult($"channel closed: {e.ReplyCode} {e.ReplyText}");
+                return Task.CompletedTask;
+            };
+            await channel.BasicQosAsync(0, (ushort)settings.PrefetchCount, global: false, stoppingToken).ConfigureAwait(false);
+
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery, processing.Token);
+            consumer.UnregisteredAsync += (_, _) =>
+            {
+                ended.TrySetResult("the consumer was cancelled");
+                return Task.CompletedTask;
+            };
+            await channel.BasicConsumeAsync(settings.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+            CurrentChannel = channel;
+            RabbitMqLog.ConsumerStarted(_logger, _consumer, settings.Queue, settings.PrefetchCount, settings.ConcurrentMessages);
+
+            try
+            {
+                return await ended.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // Stop receiving more, then let what is in flight finish and be acknowledged.
+                await CancelQuietlyAsync(channel, consumer).ConfigureAwait(false);
+                return "stopping";
+            }
+        }
+        finally
+        {
+            CurrentChannel = null;
+            await DrainAsync(settings.ShutdownTimeout, processing).ConfigureAwait(false);
+            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+        }
+    }
+
+    private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken processing)
+    {
+        if (!channel.IsOpen)
+        {
+            // Prefetched before the channel closed: it can no longer be acknowledged, and the broker has already put
+            // it back in the queue. Processing it would only make a duplicate for the inbox to skip.
+            return;
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        string? messageId = null;
+        try
+        {
+            var message = RabbitMqMessageMapper.ToIncoming(delivery);
+            messageId = message.MessageId;
+            ReceiveDisposition disposition;
+            try
+            {
+                disposition = await _receiver.ReceiveAsync(_consumer, message, processing).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (processing.IsCancellationRequested)
+            {
+                return; // left unacknowledged: the broker redelivers it when the channel closes
+            }
+            catch (Exception ex)
+            {
+                RabbitMqLog.ReceiveFailed(_logger, ex, _consumer, messageId);
+                disposition = ReceiveDisposition.Requeue;
+            }
+
+            if (disposition == ReceiveDisposition.Acknowledge)
+            {
+                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The channel went away after the inbox committed: the broker will redeliver, the inbox will skip it.
+            Interlocked.Increment(ref _lostSettlements);
+            RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.DeliveryTag, messageId);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _inFlight) == 0)
+            {
+                Volatile.Read(ref _drained).TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for in-flight deliveries, then cancels the rest.</summary>
+    private async Task DrainAsync(TimeSpan timeout, CancellationTokenSource processing)
+    {
+        var drained = NewDrained();
+        Volatile.Write(ref _drained, drained);
+        if (Volatile.Read(ref _inFlight) > 0)
+        {
+            try
+            {
+                await drained.Task.WaitAsync(timeout, _time).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                var left = Volatile.Read(ref _inFlight);
+                RabbitMqLog.ConsumerStopped(_logger, _consumer, left);
+            }
+        }
+
+        await processing.CancelAsync().ConfigureAwait(false);
+    }
+
+    private static async Task CancelQuietlyAsync(IChannel channel, AsyncEventingBasicConsumer consumer)
+    {
+        try
+        {
+            foreach (var tag in consumer.ConsumerTags)
+            {
+                await channel.BasicCancelAsync(tag, noWait: false, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // The channel is gone already: nothing more will be delivered either way.
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(IConnection connection)
+    {
+        try
+        {
+            await connection.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Already closed.
+        }
+
+        try
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // As above.
+        }
+    }
+
+    /// <summary>Exponential from 200 ms, capped at 8 × <see cref="RabbitMqOptions.ReconnectInterval"/>, with equal jitter.</summary>
+    private TimeSpan Backoff(int failures)
+    {
+        var cap = Math.Max(_options.ReconnectInterval.Ticks * 8, ErrorBaseDelay.Ticks);
+        var nominal = Math.Min(ErrorBaseDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 30)), cap);
+        return TimeSpan.FromTicks((long)((nominal / 2) + (nominal / 2 * Random.Shared.NextDouble())));
+    }
+
+    private static TaskCompletionSource NewDrained() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
