@@ -1,0 +1,251 @@
+using System.Diagnostics;
+using Microsoft.EntityFrameworkCore;
+using Outbox.EntityFrameworkCore;
+using Outbox.RabbitMQ.Tests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace Outbox.RabbitMQ.Tests.EndToEnd;
+
+/// <summary>
+/// PostgreSQL outbox → dispatcher → RabbitMQ (confirms, mandatory) → consumer → PostgreSQL inbox, all real.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class OutboxToInboxTests(BrokerFixture fixture) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+    private ShopEnvironment? _environment;
+
+    private ShopEnvironment Environment => _environment ?? throw new InvalidOperationException("Not initialized.");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static ITestOutputHelper Output => TestContext.Current.TestOutputHelper!;
+
+    public async ValueTask InitializeAsync() => _environment = await ShopEnvironment.CreateAsync(fixture);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_environment is not null)
+        {
+            await _environment.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task PublishedOrders_AreProcessedOnceEach_WithTheirEnvelope()
+    {
+        await Environment.StartHostAsync();
+        using var publishing = new Activity("place orders").SetIdFormat(ActivityIdFormat.W3C).Start();
+        var ids = await Environment.PlaceOrdersAsync(100, i => new PublishOptions
+        {
+            PartitionKey = $"customer-{i % 5}",
+            Headers = { ["tenant"] = "acme" },
+        });
+        publishing.Stop();
+
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() == 100, Timeout, "100 payments");
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountOutboxAsync() == 0, Timeout, "an empty outbox");
+        await using var check = Environment.CreatePaymentsContext();
+        Assert.Equal(ids.Order(), (await check.Payments.Select(p => p.MessageId).ToListAsync(Ct)).Order());
+        Assert.Equal(100, await check.Set<InboxRecord>().CountAsync(Ct));
+        Assert.Equal(100, Environment.Probe.Invocations);
+
+        var contexts = Environment.Probe.Contexts.ToList();
+        Assert.All(contexts, c =>
+        {
+            Assert.Equal(ShopEnvironment.Consumer, c.Consumer);
+            Assert.Equal(typeof(OrderPlaced).FullName, c.MessageType);
+            Assert.Equal("acme", c.Headers["tenant"]);
+            Assert.False(c.Redelivered);
+            Assert.Contains(publishing.TraceId.ToHexString(), c.TraceParent, StringComparison.Ordinal);
+        });
+        foreach (var key in contexts.GroupBy(c => c.PartitionKey))
+        {
+            Assert.Equal(Enumerable.Range(1, 20).Select(i => (long?)i), key.Select(c => c.SequenceNumber).Order());
+        }
+    }
+
+    [Fact]
+    public async Task UnroutableMessage_FailsAndIsRetried_UntilAQueueIsBound()
+    {
+        var unrouted = Environment.Exchange + ".unrouted";
+        await Environment.StartHostAsync(
+            consumer: false,
+            configureDispatcher: o =>
+            {
+                o.MaxAttempts = 1000;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(100);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(300);
+            },
+            configureRabbitMq: o => o.AddExchange(unrouted));
+        var id = Assert.Single(await Environment.PlaceOrdersAsync(1, _ => new PublishOptions { Destination = unrouted }));
+
+        OutboxRecord? row = null;
+        await ShopEnvironment.WaitUntilAsync(
+            async () =>
+            {
+                await using var context = Environment.CreateOrdersContext();
+                row = await context.Set<OutboxRecord>().AsNoTracking().SingleOrDefaultAsync(Ct);
+                return row is { Attempts: >= 2, LastError: not null };
+            },
+            Timeout,
+            "the unroutable message to be retried");
+        Assert.Contains(nameof(RabbitMqUnroutableException), row!.LastError, StringComparison.Ordinal);
+        Assert.Contains("No queue is bound", row.LastError, StringComparison.Ordinal);
+
+        // Someone binds a queue: the next retry gets through.
+        var queue = Environment.Queue + ".late";
+        await using var connection = await Environment.ConnectAsync();
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: Ct);
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: true, cancellationToken: Ct);
+        await channel.QueueBindAsync(queue, unrouted, "#", cancellationToken: Ct);
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountOutboxAsync() == 0, Timeout, "the message to be delivered");
+        var delivered = await channel.BasicGetAsync(queue, autoAck: true, Ct);
+        Assert.Equal(id.ToString(), delivered?.BasicProperties.MessageId);
+        await channel.QueueDeleteAsync(queue, cancellationToken: Ct);
+    }
+
+    [Fact]
+    public async Task OversizedMessage_IsDeadLetteredByTheDispatcherWithTheReason()
+    {
+        await Environment.StartHostAsync(consumer: false, configureRabbitMq: o => o.MaxMessageSize = 64);
+        await Environment.PlaceOrdersAsync(1, _ => new PublishOptions { Headers = { ["note"] = "big" } }, prefix: new string('x', 100));
+
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountOutboxAsync() == 0, Timeout, "the message to leave the outbox");
+        await using var context = Environment.CreateOrdersContext();
+        var dead = await context.Set<DeadLetterRecord>().SingleAsync(Ct);
+        Assert.Contains("MaxMessageSize (64)", dead.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, dead.Attempts);
+    }
+
+    [Fact]
+    public async Task BrokerRestartedWhile5000MessagesAreDispatched_AllAreProcessedExactlyOnce()
+    {
+        const int Count = 5000;
+        const int Chunk = 50;
+        if (!Environment.Broker.CanRestart)
+        {
+            Assert.Skip($"The {Environment.Broker.Source} broker cannot be restarted by the tests (only a local rabbitmq-server can).");
+        }
+
+        using var failures = new CounterListener("outbox.messages.failed");
+        var started = Stopwatch.StartNew();
+        await Environment.StartHostAsync(
+            configureDispatcher: o =>
+            {
+                o.MaxAttempts = 1000; // the outage must not dead-letter anything
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(100);
+                o.RetryMaxDelay = TimeSpan.FromSeconds(1);
+            },
+            configureConsumer: o =>
+            {
+                o.ConcurrentMessages = 8;
+                o.PrefetchCount = 100;
+            });
+
+        // Orders keep coming while the broker goes away and comes back: the outbox holds what cannot be sent.
+        var ids = new List<Guid>(Count);
+        var producer = Task.Run(async () =>
+        {
+            for (var i = 0; i < Count / Chunk; i++)
+            {
+                ids.AddRange(await Environment.PlaceOrdersAsync(Chunk, prefix: $"R{i}"));
+                await Task.Delay(15, Ct);
+            }
+        }, Ct);
+
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() >= Count / 5, Timeout, "the first fifth to be processed");
+        var before = await Environment.CountPaymentsAsync();
+        var restart = Stopwatch.StartNew();
+        await Environment.Broker.RestartAsync(Ct);
+        restart.Stop();
+        var outboxAfter = await Environment.CountOutboxAsync();
+        Output.WriteLine(
+            $"Broker restarted (stop_app, start_app) in {restart.Elapsed.TotalSeconds:0.0} s after {before} messages were processed; " +
+            $"{ids.Count} orders placed so far, {outboxAfter} waiting in the outbox right after the restart.");
+
+        await producer;
+        await ShopEnvironment.WaitUntilAsync(
+            async () => await Environment.CountPaymentsAsync() >= Count && await Environment.CountOutboxAsync() == 0,
+            TimeSpan.FromMinutes(3),
+            $"all {Count} messages after the restart");
+        var drained = started.Elapsed;
+        await Task.Delay(TimeSpan.FromSeconds(1), Ct); // a late redelivery would arrive now: it must be skipped
+
+        await using var check = Environment.CreatePaymentsContext();
+        var processed = await check.Payments.Select(p => p.MessageId).ToListAsync(Ct);
+        Assert.Equal(Count, processed.Count); // each once: a duplicate effect would be an extra row
+        Assert.Equal(ids.Order(), processed.Order()); // none lost
+        Assert.Equal(Count, await check.Set<InboxRecord>().CountAsync(Ct));
+        Assert.Equal(0, await check.Set<InboxDeadLetterRecord>().CountAsync(Ct));
+        await using var orders = Environment.CreateOrdersContext();
+        Assert.Equal(0, await orders.Set<DeadLetterRecord>().CountAsync(Ct));
+        Output.WriteLine(
+            $"All {Count} processed once, {drained.TotalSeconds:0.0} s from start; {failures.Total} send attempt(s) failed during the outage and were retried; " +
+            $"the inbox skipped {Environment.Recorder.Count(InboxOutcomeKind.Duplicate)} redelivered duplicate(s).");
+    }
+
+    /// <summary>Sums one counter of the library's meter while alive.</summary>
+    private sealed class CounterListener : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _total;
+
+        public CounterListener(string instrument)
+        {
+            _listener.InstrumentPublished = (i, l) =>
+            {
+                if (i.Meter.Name == OutboxTelemetry.MeterName && i.Name == instrument)
+                {
+                    l.EnableMeasurementEvents(i);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
+            _listener.Start();
+        }
+
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    [Theory(Explicit = true)]
+    [InlineData(10_000, 1)]
+    [InlineData(10_000, 8)]
+    public async Task Throughput_PostgreSqlOutboxToRabbitMqToInbox(int count, int concurrentMessages)
+    {
+        var seeding = Stopwatch.StartNew();
+        await Environment.PlaceOrdersAsync(count);
+        seeding.Stop();
+
+        var clock = Stopwatch.StartNew();
+        await Environment.StartHostAsync(configureConsumer: o =>
+        {
+            o.ConcurrentMessages = concurrentMessages;
+            o.PrefetchCount = 200;
+        });
+        var firstDone = TimeSpan.Zero;
+        await ShopEnvironment.WaitUntilAsync(
+            async () =>
+            {
+                var done = await Environment.CountPaymentsAsync();
+                if (firstDone == TimeSpan.Zero && done > 0)
+                {
+                    firstDone = clock.Elapsed;
+                }
+
+                return done >= count;
+            },
+            TimeSpan.FromMinutes(5),
+            $"{count} payments");
+        clock.Stop();
+
+        await using var check = Environment.CreatePaymentsContext();
+        Assert.Equal(count, await check.Payments.Select(p => p.MessageId).Distinct().CountAsync(Ct));
+        var rate = count / clock.Elapsed.TotalSeconds;
+        Output.WriteLine(
+            $"{count} messages PostgreSQL outbox → RabbitMQ (confirms) → inbox with {concurrentMessages} concurrent handler(s): " +
+            $"{clock.Elapsed.TotalSeconds:0.00} s, {rate:0} msgs/s (first processed after {firstDone.TotalMilliseconds:0} ms; seeding took {seeding.Elapsed.TotalSeconds:0.0} s).");
+        Console.WriteLine($"THROUGHPUT concurrent={concurrentMessages} messages={count} seconds={clock.Elapsed.TotalSeconds:0.00} msgs_per_s={rate:0}");
+    }
+}

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
+
+namespace Outbox.RabbitMQ.Tests.Infrastructure;
+
+/// <summary>The order service's database: orders and the outbox.</summary>
+public sealed class OrdersDbContext(DbContextOptions<OrdersDbContext> options) : DbContext(options)
+{
+    public DbSet<Order> Orders => Set<Order>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Order>(e =>
+        {
+            e.ToTable("orders");
+            e.HasKey(x => x.Id);
+        });
+        modelBuilder.AddOutbox();
+    }
+}
+
+/// <summary>The payment service's database: payments (the handler's effect) and the inbox.</summary>
+public sealed class PaymentsDbContext(DbContextOptions<PaymentsDbContext> options) : DbContext(options)
+{
+    public DbSet<Payment> Payments => Set<Payment>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Payment>(e =>
+        {
+            e.ToTable("payments");
+            e.HasKey(x => x.Id);
+        });
+        modelBuilder.AddInbox();
+    }
+}
+
+public sealed class Order
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+
+    public required string Number { get; set; }
+}
+
+/// <summary>One row per handler execution that committed. No unique constraint: a duplicate effect would show.</summary>
+public sealed class Payment
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+
+    public Guid MessageId { get; set; }
+
+    public Guid OrderId { get; set; }
+
+    public required string Number { get; set; }
+}
+
+public sealed record OrderPlaced(Guid OrderId, string Number);
+
+/// <summary>What the handler saw; shared by the test and the host.</summary>
+public sealed class HandlerProbe
+{
+    private int _invocations;
+
+    public int Invocations => Volatile.Read(ref _invocations);
+
+    public ConcurrentQueue<MessageContext> Contexts { get; } = new();
+
+    public void Invoked(MessageContext context)
+    {
+        Interlocked.Increment(ref _invocations);
+        Contexts.Enqueue(context);
+    }
+}
+
+public sealed class OrderPlacedHandler(PaymentsDbContext db, HandlerProbe probe) : IMessageHandler<OrderPlaced>
+{
+    public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+    {
+        probe.Invoked(context);
+        db.Payments.Add(new Payment { MessageId = context.MessageId, OrderId = message.OrderId, Number = message.Number });
+        return Task.CompletedTask; // the inbox saves and commits
+    }
+}
