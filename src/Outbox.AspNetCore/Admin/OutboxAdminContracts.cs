@@ -1,0 +1,45 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Outbox.AspNetCore;
+
+/// <summary>Body of <c>POST .../dead-letters/requeue</c>.</summary>
+internal sealed record OutboxIdsRequest(IReadOnlyList<long>? Ids);
+
+/// <summary>Body of <c>POST .../dead-letters/purge</c>: ids, or a cutoff, not both.</summary>
+internal sealed record OutboxPurgeRequest(IReadOnlyList<long>? Ids, DateTimeOffset? Before);
+
+/// <summary>Answer of a purge.</summary>
+internal sealed record OutboxPurgeResponse(int Purged);
+
+/// <summary>Answer of <c>GET .../stats</c>.</summary>
+internal sealed record OutboxStatsResponse
+{
+    public OutboxBacklogResponse? Backlog { get; init; }
+
+    public string? BacklogError { get; init; }
+
+    public double BucketSeconds { get; init; }
+
+    public double RefreshSeconds { get; init; }
+
+    public bool InboxAvailable { get; init; }
+
+    public required IReadOnlyList<OutboxStatsBucket> Series { get; init; }
+}
+
+/// <summary>The backlog reading as the stats endpoint shows it.</summary>
+internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSeconds, DateTimeOffset? OldestCreatedAt, long DeadLetters, DateTimeOffset ReadAt);
+
+/// <summary>Source-generated JSON of the admin API: web defaults (camelCase), enums as strings.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(OutboxIdsRequest))]
+[JsonSerializable(typeof(OutboxPurgeRequest))]
+[JsonSerializable(typeof(OutboxPurgeResponse))]
+[JsonSerializable(typeof(OutboxStatsResponse))]
+[JsonSerializable(typeof(OutboxAdminPage<OutboxAdminMessage>))]
+[JsonSerializable(typeof(OutboxAdminPage<InboxAdminDeadLetter>))]
+[JsonSerializable(typeof(OutboxAdminMessage))]
+[JsonSerializable(typeof(InboxAdminDeadLetter))]
+[JsonSerializable(typeof(OutboxRequeueResult))]
+internal sealed partial class OutboxAdminJsonContext : JsonSerializerContext;

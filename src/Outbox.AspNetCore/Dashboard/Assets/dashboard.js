@@ -1,0 +1,326 @@
+// Outbox dashboard: polls the admin API, draws small SVG charts, lists dead letters with requeue and purge.
+// No framework, no external resources; every value goes into the page as text, never as HTML.
+(() => {
+  'use strict';
+  const base = document.body.dataset.base;
+  const refreshMs = Math.max(500, Number(document.body.dataset.refresh) || 2000);
+  const $ = (id) => document.getElementById(id);
+  let deadLetterCursor = null;
+  let shownDeadLetters = null;
+
+  function status(text, isError) {
+    const s = $('status');
+    s.textContent = text;
+    s.className = isError ? 'error' : '';
+  }
+
+  async function api(path, body) {
+    const init = { credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.method = 'POST';
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(base + '/api/' + path, init);
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const detail = data && (data.detail || data.title);
+      throw new Error((detail || ('HTTP ' + response.status)));
+    }
+    return data;
+  }
+
+  function el(tag, text, className) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (className) e.className = className;
+    return e;
+  }
+
+  function age(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    if (seconds < 120) return seconds.toFixed(seconds < 10 ? 1 : 0) + ' s';
+    if (seconds < 7200) return (seconds / 60).toFixed(1) + ' min';
+    if (seconds < 172800) return (seconds / 3600).toFixed(1) + ' h';
+    return (seconds / 86400).toFixed(1) + ' d';
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return '–';
+    return seconds < 1 ? (seconds * 1000).toFixed(seconds < 0.01 ? 2 : 0) + ' ms' : seconds.toFixed(2) + ' s';
+  }
+
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString() : '';
+  }
+
+  function keySeq(m) {
+    return m.partitionKey ? m.partitionKey + (m.sequenceNumber ? ' #' + m.sequenceNumber : '') : '';
+  }
+
+  // ---- Charts ------------------------------------------------------------------------------------------------
+
+  function draw(svgId, series, format) {
+    const svg = $(svgId);
+    const width = 600, height = 120, pad = 4;
+    let max = 0, length = 0, any = false;
+    for (const s of series) {
+      length = Math.max(length, s.values.length);
+      for (const v of s.values) {
+        if (v === null) continue;
+        any = true;
+        if (v > max) max = v;
+      }
+    }
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    $(svgId + '-max').textContent = any ? 'max ' + format(max) : 'no data yet';
+    if (length < 2 || !any) return;
+    const top = max > 0 ? max : 1;
+    for (const s of series) {
+      const points = [];
+      s.values.forEach((v, i) => {
+        if (v === null) return;
+        const x = (i / (length - 1)) * width;
+        const y = height - pad - (v / top) * (height - 2 * pad);
+        points.push(x.toFixed(1) + ',' + y.toFixed(1));
+      });
+      const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+      line.setAttribute('points', points.join(' '));
+      line.setAttribute('class', s.className);
+      line.setAttribute('stroke', 'currentColor');
+      svg.appendChild(line);
+    }
+  }
+
+  function carry(values) {
+    // Backlog samples are taken once per bucket; carry the last one over gaps so the line does not drop to zero.
+    let last = null;
+    return values.map((v) => (v === null || v === undefined ? last : (last = v)));
+  }
+
+  async function refreshStats() {
+    const stats = await api('stats');
+    const b = stats.backlog;
+    $('pending-count').textContent = b ? String(b.pending) : '–';
+    $('oldest-age').textContent = b ? age(b.oldestAgeSeconds) : '–';
+    $('dead-letter-count').textContent = b ? String(b.deadLetters) : '–';
+    const err = $('backlog-error');
+    err.hidden = !stats.backlogError;
+    err.textContent = stats.backlogError || '';
+
+    const series = stats.series;
+    const perSecond = (n) => n / stats.bucketSeconds;
+    const done = series.length > 1 ? series[series.length - 2] : null; // the last complete bucket
+    $('throughput').textContent = done ? perSecond(done.dispatched).toFixed(1) : '–';
+    $('latency').textContent = done ? duration(done.latencyP95 ?? null) : '–';
+    draw('chart-backlog', [
+      { className: 'pending', values: carry(series.map((x) => x.pending ?? null)) },
+      { className: 'dead', values: carry(series.map((x) => x.deadLetters ?? null)) },
+    ], (v) => String(Math.round(v)));
+    draw('chart-throughput', [
+      { className: 'dispatched', values: series.map((x) => perSecond(x.dispatched)) },
+      { className: 'published', values: series.map((x) => perSecond(x.published)) },
+      { className: 'failed', values: series.map((x) => perSecond(x.failed)) },
+    ], (v) => v.toFixed(1) + '/s');
+    draw('chart-latency', [
+      { className: 'p50', values: series.map((x) => x.latencyP50 ?? null) },
+      { className: 'p95', values: series.map((x) => x.latencyP95 ?? null) },
+    ], duration);
+
+    if (b && b.deadLetters !== shownDeadLetters) {
+      await loadDeadLetters(true);
+      await loadPending();
+    }
+    $('inbox-section').hidden = !stats.inboxAvailable;
+    if (stats.inboxAvailable && $('inbox-dead-letters').dataset.loaded !== '1') {
+      await loadInbox();
+    }
+  }
+
+  // ---- Dead letters ------------------------------------------------------------------------------------------
+
+  function actionButton(text, action, id, className) {
+    const button = el('button', text, className);
+    button.type = 'button';
+    button.dataset.action = action;
+    button.dataset.id = String(id);
+    return button;
+  }
+
+  async function loadDeadLetters(reset) {
+    if (reset) deadLetterCursor = null;
+    const query = 'dead-letters?order=desc&pageSize=50' + (deadLetterCursor ? '&after=' + deadLetterCursor : '');
+    const page = await api(query);
+    const body = $('dead-letters').tBodies[0];
+    if (reset) {
+      while (body.firstChild) body.removeChild(body.firstChild);
+      $('select-all').checked = false;
+    }
+    for (const m of page.items) {
+      const row = document.createElement('tr');
+      row.dataset.id = String(m.id);
+      const pick = el('input');
+      pick.type = 'checkbox';
+      pick.className = 'pick';
+      pick.value = String(m.id);
+      pick.setAttribute('aria-label', 'Select dead letter ' + m.id);
+      const cell = el('td');
+      cell.appendChild(pick);
+      row.appendChild(cell);
+      row.appendChild(el('td', m.id, 'num'));
+      row.appendChild(el('td', m.messageType));
+      row.appendChild(el('td', m.destination));
+      row.appendChild(el('td', keySeq(m)));
+      row.appendChild(el('td', m.attempts, 'num'));
+      row.appendChild(el('td', when(m.deadLetteredAt)));
+      row.appendChild(el('td', m.error, 'reason'));
+      const actions = el('td');
+      actions.appendChild(actionButton('Show', 'show-dead', m.id));
+      actions.appendChild(actionButton('Requeue', 'requeue', m.id));
+      actions.appendChild(actionButton('Purge', 'purge', m.id, 'danger'));
+      row.appendChild(actions);
+      body.appendChild(row);
+    }
+    deadLetterCursor = page.next ?? null;
+    $('dead-letters-more').hidden = !deadLetterCursor;
+    $('dead-letters-empty').hidden = body.rows.length > 0;
+    const count = $('dead-letter-count').textContent;
+    shownDeadLetters = count === '–' ? null : Number(count);
+  }
+
+  async function loadPending() {
+    const page = await api('pending?pageSize=20');
+    const body = $('pending').tBodies[0];
+    while (body.firstChild) body.removeChild(body.firstChild);
+    for (const m of page.items) {
+      const row = document.createElement('tr');
+      row.dataset.id = String(m.id);
+      row.appendChild(el('td', m.id, 'num'));
+      row.appendChild(el('td', m.state));
+      row.appendChild(el('td', m.messageType));
+      row.appendChild(el('td', m.destination));
+      row.appendChild(el('td', keySeq(m)));
+      row.appendChild(el('td', m.attempts, 'num'));
+      row.appendChild(el('td', when(m.createdAt)));
+      row.appendChild(el('td', m.error, 'reason'));
+      const actions = el('td');
+      actions.appendChild(actionButton('Show', 'show-pending', m.id));
+      row.appendChild(actions);
+      body.appendChild(row);
+    }
+    $('pending-empty').hidden = page.items.length > 0;
+  }
+
+  async function loadInbox() {
+    const table = $('inbox-dead-letters');
+    const page = await api('inbox/dead-letters?order=desc&pageSize=50');
+    const body = table.tBodies[0];
+    while (body.firstChild) body.removeChild(body.firstChild);
+    for (const d of page.items) {
+      const row = document.createElement('tr');
+      row.dataset.id = String(d.id);
+      row.appendChild(el('td', d.id, 'num'));
+      row.appendChild(el('td', d.consumer));
+      row.appendChild(el('td', d.messageId));
+      row.appendChild(el('td', d.messageType));
+      row.appendChild(el('td', d.attempts, 'num'));
+      row.appendChild(el('td', when(d.deadLetteredAt)));
+      row.appendChild(el('td', d.reason, 'reason'));
+      const actions = el('td');
+      actions.appendChild(actionButton('Show', 'show-inbox', d.id));
+      actions.appendChild(actionButton('Purge', 'purge-inbox', d.id, 'danger'));
+      row.appendChild(actions);
+      body.appendChild(row);
+    }
+    table.dataset.loaded = '1';
+    $('inbox-empty').hidden = page.items.length > 0;
+  }
+
+  function selectedIds() {
+    return Array.from(document.querySelectorAll('#dead-letters input.pick:checked')).map((c) => Number(c.value));
+  }
+
+  async function requeue(ids) {
+    if (ids.length === 0) return status('Select dead letters first.', true);
+    const result = await api('dead-letters/requeue', { ids });
+    const missing = result.notFound.length ? ' (' + result.notFound.length + ' already gone)' : '';
+    status('Requeued ' + result.requeued.length + ' message(s)' + missing + '.');
+    await reload();
+  }
+
+  async function purge(path, body, what) {
+    if (!window.confirm('Delete ' + what + ' for good?')) return;
+    const result = await api(path, body);
+    status('Purged ' + result.purged + ' dead letter(s).');
+    await reload();
+  }
+
+  async function show(path) {
+    const message = await api(path);
+    $('details-body').textContent = JSON.stringify(message, null, 2);
+    $('details').showModal();
+  }
+
+  async function reload() {
+    await loadDeadLetters(true);
+    await loadPending();
+    if (!$('inbox-section').hidden) await loadInbox();
+    await refreshStats();
+  }
+
+  function guarded(fn) {
+    return async (event) => {
+      const button = event && event.target && event.target.closest ? event.target.closest('button') : null;
+      if (button) button.disabled = true;
+      try {
+        await fn(event);
+      } catch (e) {
+        status(e.message, true);
+      } finally {
+        if (button && button.isConnected) button.disabled = false;
+      }
+    };
+  }
+
+  document.addEventListener('click', guarded(async (event) => {
+    const button = event.target.closest('button[data-action]');
+    if (!button) return;
+    const id = Number(button.dataset.id);
+    switch (button.dataset.action) {
+      case 'requeue': return requeue([id]);
+      case 'purge': return purge('dead-letters/purge', { ids: [id] }, 'dead letter ' + id);
+      case 'purge-inbox': return purge('inbox/dead-letters/purge', { ids: [id] }, 'inbox dead letter ' + id);
+      case 'show-dead': return show('dead-letters/' + id);
+      case 'show-pending': return show('pending/' + id);
+      case 'show-inbox': return show('inbox/dead-letters/' + id);
+    }
+  }));
+  $('requeue-selected').addEventListener('click', guarded(() => requeue(selectedIds())));
+  $('purge-selected').addEventListener('click', guarded(() => {
+    const ids = selectedIds();
+    return ids.length ? purge('dead-letters/purge', { ids }, ids.length + ' dead letter(s)') : status('Select dead letters first.', true);
+  }));
+  $('purge-older').addEventListener('click', guarded(() => {
+    const days = Number($('purge-days').value);
+    if (!(days >= 1)) return status('Enter a number of days (1 or more).', true);
+    const before = new Date(Date.now() - days * 86400000).toISOString();
+    return purge('dead-letters/purge', { before }, 'every dead letter older than ' + days + ' day(s)');
+  }));
+  $('dead-letters-more').addEventListener('click', guarded(() => loadDeadLetters(false)));
+  $('select-all').addEventListener('change', (event) => {
+    for (const c of document.querySelectorAll('#dead-letters input.pick')) c.checked = event.target.checked;
+  });
+
+  async function tick() {
+    try {
+      await refreshStats();
+      if (!$('status').classList.contains('error') && $('status').textContent === '') status('Live');
+    } catch (e) {
+      status('Cannot reach the admin API: ' + e.message, true);
+    } finally {
+      setTimeout(tick, refreshMs);
+    }
+  }
+
+  tick();
+})();
