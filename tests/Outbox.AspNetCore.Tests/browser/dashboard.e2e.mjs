@@ -1,0 +1,81 @@
+// Drives Debian's Chromium (headless) through the outbox dashboard, for DashboardBrowserTests.
+// Input (environment): OUTBOX_URL (the dashboard), OUTBOX_CHROMIUM (executable), OUTBOX_REQUEUE_ID (a dead letter to
+// requeue), OUTBOX_EXPECT_PENDING (the backlog the page must show first), OUTBOX_HEADERS (JSON of request headers),
+// OUTBOX_SCREENSHOT (a PNG path, optional). Prints one JSON line with what it saw; exits 1 on any failure.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+
+const url = env('OUTBOX_URL');
+const requeueId = env('OUTBOX_REQUEUE_ID');
+const expectPending = Number(env('OUTBOX_EXPECT_PENDING'));
+const headers = JSON.parse(process.env.OUTBOX_HEADERS || '{}');
+const timeout = 20_000;
+const userDataDir = mkdtempSync(join(tmpdir(), 'outbox-chromium-'));
+const problems = [];
+const seen = {};
+let context;
+
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: env('OUTBOX_CHROMIUM'),
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
+    ],
+    extraHTTPHeaders: headers,
+    timeout,
+  });
+  context.setDefaultTimeout(timeout);
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
+
+  const response = await page.goto(url, { waitUntil: 'load' });
+  seen.pageStatus = response?.status();
+  seen.title = await page.title();
+
+  // The backlog number, from the stats endpoint.
+  await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), expectPending);
+  seen.pendingBefore = await page.textContent('#pending-count');
+  seen.deadLettersBefore = await page.textContent('#dead-letter-count');
+
+  // The dead letter's row, then its requeue button.
+  const row = page.locator(`#dead-letters tbody tr[data-id="${requeueId}"]`);
+  await row.waitFor({ state: 'visible' });
+  seen.rowText = (await row.innerText()).replace(/\s+/g, ' ').trim();
+  await row.locator('button[data-action="requeue"]').click();
+
+  await row.waitFor({ state: 'detached' });
+  await page.waitForFunction(() => /Requeued 1 message/.test(document.getElementById('status')?.textContent ?? ''));
+  seen.status = await page.textContent('#status');
+
+  // The backlog refresh then shows the message back in the outbox.
+  await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), expectPending + 1);
+  seen.pendingAfter = await page.textContent('#pending-count');
+  await page.locator(`#pending tbody tr`).first().waitFor();
+  seen.pendingRows = await page.locator('#pending tbody tr').count();
+  seen.chartLines = await page.locator('#chart-backlog polyline').count();
+
+  if (process.env.OUTBOX_SCREENSHOT) {
+    await page.screenshot({ path: process.env.OUTBOX_SCREENSHOT, fullPage: true });
+  }
+} catch (error) {
+  problems.push(`failed: ${error?.message ?? error}`);
+} finally {
+  await context?.close().catch(() => {});
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+
+console.log(JSON.stringify({ ok: problems.length === 0, problems, seen }));
+process.exit(problems.length === 0 ? 0 : 1);
