@@ -44,7 +44,7 @@ public sealed class RabbitMqInboxConsumerTests(BrokerFixture fixture) : IAsyncLi
 
         await ShopEnvironment.WaitUntilAsync(() => Task.FromResult(Environment.Recorder.Outcomes.Count >= 2), Timeout, "both copies to be consumed");
         Assert.Equal(1, Environment.Recorder.Count(InboxOutcomeKind.Processed));
-        Assert.Equal(1, Environment.Recorder.Count(InboxOutcomeKind.Duplicate));
+        Assert.True(Environment.Recorder.Count(InboxOutcomeKind.Duplicate) >= 1); // more if the broker was restarted meanwhile
         Assert.Equal(1, Environment.Probe.Invocations);
         Assert.Equal(1, await Environment.CountPaymentsAsync());
         await AssertQueueEmptyAsync();
@@ -62,7 +62,7 @@ public sealed class RabbitMqInboxConsumerTests(BrokerFixture fixture) : IAsyncLi
         Assert.True(crash.Fired);
         var outcomes = Environment.Recorder.Outcomes.ToList();
         Assert.Equal((id.ToString(), InboxOutcomeKind.Processed, false), outcomes[0]);
-        Assert.Equal((id.ToString(), InboxOutcomeKind.Duplicate, true), outcomes[1]);
+        Assert.All(outcomes.Skip(1), o => Assert.Equal((id.ToString(), InboxOutcomeKind.Duplicate, true), o));
         Assert.Equal(1, Environment.Probe.Invocations);
         Assert.Equal(1, await Environment.CountPaymentsAsync());
 
