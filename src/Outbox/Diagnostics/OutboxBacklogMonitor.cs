@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -16,20 +17,25 @@ public sealed partial class OutboxBacklogMonitor : BackgroundService
     private readonly OutboxDispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Meter? _ownedMeter;
     private StrongBox<OutboxBacklog>? _last; // a reference, so readers see a whole reading
 
     /// <summary>Creates the monitor.</summary>
     public OutboxBacklogMonitor(IServiceProvider services, IOptions<OutboxDispatcherOptions> options, TimeProvider timeProvider, ILogger<OutboxBacklogMonitor> logger)
     {
-        _services = services;
+        _services = services ?? throw new ArgumentNullException(nameof(services));
         _options = (options ?? throw new ArgumentNullException(nameof(options))).Value;
         _time = timeProvider;
         _logger = logger;
-        OutboxTelemetry.Meter.CreateObservableGauge(
+
+        // The gauges belong to this host's meter (IMeterFactory), so they go away with the host instead of piling up
+        // on a process-wide meter when a process builds several hosts.
+        var meter = services.GetService<IMeterFactory>()?.Create(OutboxTelemetry.MeterName) ?? (_ownedMeter = new Meter(OutboxTelemetry.MeterName));
+        meter.CreateObservableGauge(
             "outbox.pending.count", () => Last?.Pending ?? 0, "{message}", "Messages waiting in the outbox (last reading).");
-        OutboxTelemetry.Meter.CreateObservableGauge(
+        meter.CreateObservableGauge(
             "outbox.pending.oldest_age", () => Last?.OldestAge.TotalSeconds ?? 0, "s", "Age of the oldest waiting message (last reading).");
-        OutboxTelemetry.Meter.CreateObservableGauge(
+        meter.CreateObservableGauge(
             "outbox.dead_letters.count", () => Last?.DeadLetters ?? 0, "{message}", "Messages in the dead-letter table (last reading).");
     }
 
@@ -77,6 +83,13 @@ public sealed partial class OutboxBacklogMonitor : BackgroundService
                 return;
             }
         }
+    }
+
+    /// <inheritdoc />
+    public override void Dispose()
+    {
+        _ownedMeter?.Dispose();
+        base.Dispose();
     }
 
     [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Reading the outbox backlog failed; the gauges keep the previous reading.")]
