@@ -48,8 +48,9 @@ var paymentsEnvironment = new Dictionary<string, string>(common)
     ["Outbox__Http__Destinations__payments"] = $"http://127.0.0.1:{ordersPort}/inbox/orders",
 };
 
-Console.WriteLine($"Outbox demo: {options.Orders} orders, {options.Database} + {options.Transport}, " +
-    $"{options.DropResponses:P0} of inbox responses dropped to provoke redeliveries.");
+Console.WriteLine($"Outbox demo: {options.Orders} orders, {options.Database} + {options.Transport}" + (options.Transport == "Http"
+    ? $", {options.DropResponses:P0} of inbox responses dropped after processing to provoke redeliveries."
+    : "."));
 Console.WriteLine($"Work folder: {work}");
 
 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };

@@ -1,0 +1,168 @@
+﻿using System;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
+
+#nullable disable
+
+namespace Outbox.Migrations.Migrations.PostgreSql
+{
+    /// <inheritdoc />
+    public partial class Initial : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.CreateTable(
+                name: "inbox_dead_letters",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    consumer = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    message_id = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true),
+                    message_type = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true),
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true),
+                    payload = table.Column<byte[]>(type: "bytea", nullable: false),
+                    content_type = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true),
+                    headers = table.Column<string>(type: "text", nullable: true),
+                    trace_parent = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: true),
+                    reason = table.Column<string>(type: "text", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    received_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    dead_lettered_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_inbox_dead_letters", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "inbox_messages",
+                columns: table => new
+                {
+                    consumer = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    message_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    received_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    processed_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_inbox_messages", x => new { x.consumer, x.message_id });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "outbox_dead_letters",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false),
+                    message_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    destination = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    message_type = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true),
+                    sequence_number = table.Column<long>(type: "bigint", nullable: true),
+                    payload = table.Column<byte[]>(type: "bytea", nullable: false),
+                    content_type = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    headers = table.Column<string>(type: "text", nullable: true),
+                    trace_parent = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    created_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    reason = table.Column<string>(type: "text", nullable: false),
+                    dead_lettered_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_dead_letters", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "outbox_messages",
+                columns: table => new
+                {
+                    id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    message_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    destination = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    message_type = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: true),
+                    sequence_number = table.Column<long>(type: "bigint", nullable: true),
+                    payload = table.Column<byte[]>(type: "bytea", nullable: false),
+                    content_type = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    headers = table.Column<string>(type: "text", nullable: true),
+                    trace_parent = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: true),
+                    created_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    available_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true),
+                    attempts = table.Column<int>(type: "integer", nullable: false),
+                    last_error = table.Column<string>(type: "text", nullable: true),
+                    lease_owner = table.Column<Guid>(type: "uuid", nullable: true),
+                    lease_expires_at = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_messages", x => x.id);
+                })
+                .Annotation("Npgsql:StorageParameter:autovacuum_analyze_scale_factor", 0.02)
+                .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
+                .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
+                .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
+                .Annotation("Npgsql:StorageParameter:fillfactor", 70);
+
+            migrationBuilder.CreateTable(
+                name: "outbox_sequences",
+                columns: table => new
+                {
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_sequences", x => x.partition_key);
+                });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_inbox_dead_letters_consumer_dead_lettered_at",
+                table: "inbox_dead_letters",
+                columns: new[] { "consumer", "dead_lettered_at" });
+
+            migrationBuilder.CreateIndex(
+                name: "ix_inbox_messages_received_at",
+                table: "inbox_messages",
+                column: "received_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_dead_letters_dead_lettered_at",
+                table: "outbox_dead_letters",
+                column: "dead_lettered_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_dead_letters_partition_key",
+                table: "outbox_dead_letters",
+                column: "partition_key",
+                filter: "partition_key IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_outbox_messages_partition_key_sequence",
+                table: "outbox_messages",
+                columns: new[] { "partition_key", "sequence_number" },
+                filter: "partition_key IS NOT NULL");
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropTable(
+                name: "inbox_dead_letters");
+
+            migrationBuilder.DropTable(
+                name: "inbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "outbox_dead_letters");
+
+            migrationBuilder.DropTable(
+                name: "outbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "outbox_sequences");
+        }
+    }
+}
