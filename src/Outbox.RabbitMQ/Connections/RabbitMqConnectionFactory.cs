@@ -23,7 +23,10 @@ internal sealed class RabbitMqConnectionFactory(IOptions<RabbitMqOptions> option
             AutomaticRecoveryEnabled = false,
             TopologyRecoveryEnabled = false,
             RequestedConnectionTimeout = _options.ConnectionTimeout,
-            MaxInboundMessageBodySize = (uint)Math.Max(_options.MaxMessageSize, 1024 * 1024),
+
+            // Never below what a broker accepts: a delivery over the client's limit closes the connection, and the
+            // consumer would meet the same message again after every reconnection.
+            MaxInboundMessageBodySize = 512 * 1024 * 1024,
         };
         return factory.CreateConnectionAsync(cancellationToken);
     }
