@@ -138,6 +138,8 @@ try
     Console.WriteLine($"  payments written                {paid.Payments,6}");
     Console.WriteLine($"  duplicates skipped by the inbox {now.InboxDuplicatesSkipped + paid.InboxDuplicatesSkipped,6}  (orders {now.InboxDuplicatesSkipped}, payments {paid.InboxDuplicatesSkipped})");
     Console.WriteLine($"  elapsed                         {clock.Elapsed.TotalSeconds,6:0.0} s");
+    Console.WriteLine($"  health (GET /health)            orders {await HealthAsync(orders)}, payments {await HealthAsync(payments)}");
+    Console.WriteLine($"  dashboards                      {new Uri(orders, "/outbox")} and {new Uri(payments, "/outbox")} (while running)");
     foreach (var (check, passed) in checks)
     {
         Console.WriteLine($"  [{(passed ? "ok" : "FAILED")}] {check}");
@@ -189,6 +191,12 @@ finally
 }
 
 return exitCode;
+
+async Task<string> HealthAsync(Uri service)
+{
+    using var response = await http.GetAsync(new Uri(service, "/health"));
+    return await response.Content.ReadAsStringAsync();
+}
 
 async Task<T> GetAsync<T>(Uri url) =>
     await http.GetFromJsonAsync<T>(url) ?? throw new InvalidOperationException($"GET {url} answered nothing.");

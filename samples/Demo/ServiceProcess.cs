@@ -68,7 +68,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
         return new ServiceProcess(name, process, log, address, logPath);
     }
 
-    /// <summary>Waits until GET /health answers 200 (migrations applied, listening).</summary>
+    /// <summary>Waits until GET /alive answers 200 (migrations applied, listening).</summary>
     public async Task WaitReadyAsync(HttpClient client, TimeSpan timeout)
     {
         var deadline = Stopwatch.StartNew();
@@ -81,7 +81,7 @@ internal sealed class ServiceProcess : IAsyncDisposable
 
             try
             {
-                using var response = await client.GetAsync(new Uri(Address, "/health"));
+                using var response = await client.GetAsync(new Uri(Address, "/alive"));
                 if (response.IsSuccessStatusCode)
                 {
                     return;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,13 +8,17 @@ namespace Samples.ServiceDefaults;
 
 public static class SampleHostingExtensions
 {
-    /// <summary>Reads the <c>Sample</c> section and registers the duplicate counter.</summary>
+    /// <summary>
+    /// Reads the <c>Sample</c> section; registers the duplicate counter, the health checks (ASP.NET Core's, plus the
+    /// outbox's: backlog age, dead letters, dispatcher heartbeat) and the outbox admin API and dashboard.
+    /// </summary>
     public static SampleOptions AddSampleDefaults(this WebApplicationBuilder builder)
     {
         var options = builder.Configuration.GetSection(SampleOptions.SectionName).Get<SampleOptions>() ?? new SampleOptions();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<InboxDuplicateCounter>();
-        builder.Services.AddHealthChecks();
+        builder.Services.AddHealthChecks().AddOutboxHealthChecks();
+        builder.Services.AddOutboxAdmin();
         return options;
     }
 
@@ -43,11 +48,19 @@ public static class SampleHostingExtensions
         return app;
     }
 
-    /// <summary>Starts the duplicate counter before any message arrives and maps <c>/health</c>.</summary>
+    /// <summary>
+    /// Starts the duplicate counter before any message arrives; maps <c>/alive</c> (the process answers),
+    /// <c>/health</c> (every check, the outbox's included) and the outbox dashboard and admin API at <c>/outbox</c>.
+    /// </summary>
     public static WebApplication MapSampleDefaults(this WebApplication app)
     {
         _ = app.Services.GetRequiredService<InboxDuplicateCounter>();
+        app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health");
+
+        // The samples listen on 127.0.0.1 only, so the dashboard is mapped without authorization. A real service names
+        // an authorization policy instead: o.AuthorizationPolicy = "outbox-admin".
+        app.MapOutboxAdmin("/outbox", o => o.AllowAnonymous = true);
         return app;
     }
 }
