@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS "inbox_messages" (
     CONSTRAINT "pk_inbox_messages" PRIMARY KEY ("consumer", "message_id")
 );
 
+CREATE TABLE IF NOT EXISTS "inbox_sequences" (
+    "consumer" TEXT NOT NULL,
+    "partition_key" TEXT NOT NULL,
+    "last_sequence" INTEGER NOT NULL,
+    CONSTRAINT "pk_inbox_sequences" PRIMARY KEY ("consumer", "partition_key")
+);
+
 CREATE TABLE IF NOT EXISTS "outbox_dead_letters" (
     "id" INTEGER NOT NULL CONSTRAINT "pk_outbox_dead_letters" PRIMARY KEY,
     "message_id" TEXT NOT NULL,
@@ -81,6 +88,6 @@ CREATE INDEX IF NOT EXISTS "ix_outbox_dead_letters_partition_key" ON "outbox_dea
 CREATE INDEX IF NOT EXISTS "ix_outbox_messages_partition_key_sequence" ON "outbox_messages" ("partition_key", "sequence_number") WHERE partition_key IS NOT NULL;
 
 INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
-VALUES ('20261124123744_Initial', '10.0.15');
+VALUES ('20261124124434_Initial', '10.0.15');
 
 COMMIT;

@@ -40,7 +40,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
-            var state = new Attempt(this, scope.ServiceProvider, read, message.ReceivedAt ?? timeProvider.GetUtcNow());
+            var state = new Attempt(this, scope.ServiceProvider, read, message.ReceivedAt ?? timeProvider.GetUtcNow()) { AcceptGap = message.AcceptGap };
             try
             {
                 var context = scope.ServiceProvider.GetRequiredService<TContext>();
@@ -96,12 +96,50 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
                 return InboxOutcome.Duplicate;
             }
 
+            if (await CheckOrderAsync(context, tables, state, cancellationToken).ConfigureAwait(false) is { } outOfOrder)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false); // the inbox row goes too
+                return outOfOrder;
+            }
+
             state.HandlerStarted = true;
             await state.Message.Handler.InvokeAsync(state.Services, state.Message.Payload, state.Message.Context, cancellationToken).ConfigureAwait(false);
             await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return InboxOutcome.Processed;
         }
+    }
+
+    /// <summary>
+    /// For keyed messages with a sequence number: counts a reorder (an older message after a newer one) and, when the
+    /// handler enforces order, refuses a message that came ahead of its predecessor. The key's last sequence is raised
+    /// in the same transaction as the handler's writes. A key seen for the first time accepts any number.
+    /// </summary>
+    private async Task<InboxOutcome?> CheckOrderAsync(TContext context, InboxTables tables, Attempt state, CancellationToken cancellationToken)
+    {
+        var message = state.Message.Context;
+        if (message.PartitionKey is not { } key || message.SequenceNumber is not { } sequence || !state.Message.Handler.EnforceOrder)
+        {
+            return null;
+        }
+
+        var last = await context.Database.SqlQueryRaw<long>(tables.SelectSequence, consumerName, key)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        if (last.Count == 1)
+        {
+            if (sequence > last[0] + 1 && !state.AcceptGap)
+            {
+                return InboxOutcome.OutOfOrder(last[0] + 1);
+            }
+
+            if (sequence <= last[0])
+            {
+                OutboxTelemetry.RecordInboxReorder(consumerName);
+            }
+        }
+
+        await context.Database.ExecuteSqlRawAsync(tables.UpsertSequence, [consumerName, key, sequence], cancellationToken).ConfigureAwait(false);
+        return null;
     }
 
     private async Task<InboxOutcome> DeadLetterOnceAsync(DeadLetter state, CancellationToken cancellationToken)
@@ -173,6 +211,8 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         public TContext? Context { get; set; }
 
         public bool HandlerStarted { get; set; }
+
+        public bool AcceptGap { get; init; }
     }
 
     private sealed record DeadLetter(EntityFrameworkInboxProcessor<TContext> Processor, TContext Context, IncomingMessage Message, string Reason, int Attempts);

@@ -7,7 +7,8 @@ public static class InboxModelBuilderExtensions
 {
     /// <summary>
     /// Maps <see cref="InboxRecord"/> (the inbox: primary key consumer + message id) and <see cref="InboxDeadLetterRecord"/>
-    /// (received messages a consumer gave up on). Call it from <c>OnModelCreating</c> of the DbContext given to
+    /// (received messages a consumer gave up on) and <see cref="InboxSequenceRecord"/> (per-key order of handlers that
+    /// enforce it). Call it from <c>OnModelCreating</c> of the DbContext given to
     /// <c>AddOutboxConsumer&lt;TContext&gt;</c>; the handlers' own tables live in the same model and database.
     /// </summary>
     /// <exception cref="ArgumentException">A schema or table name is not a valid identifier, or both tables have the same name.</exception>
@@ -19,10 +20,13 @@ public static class InboxModelBuilderExtensions
         OutboxIdentifier.Validate(options.Schema, $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.Schema)}", allowNull: true);
         OutboxIdentifier.Validate(options.InboxTable, $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.InboxTable)}", allowNull: false);
         OutboxIdentifier.Validate(options.DeadLetterTable, $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.DeadLetterTable)}", allowNull: false);
-        if (string.Equals(options.InboxTable, options.DeadLetterTable, StringComparison.OrdinalIgnoreCase))
+        OutboxIdentifier.Validate(options.SequenceTable, $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.SequenceTable)}", allowNull: false);
+        var names = new[] { options.InboxTable, options.DeadLetterTable, options.SequenceTable };
+        if (names.Distinct(StringComparer.OrdinalIgnoreCase).Count() != names.Length)
         {
             throw new ArgumentException(
-                $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.InboxTable)} and {nameof(InboxModelOptions.DeadLetterTable)} must differ (both are '{options.InboxTable}').",
+                $"{nameof(InboxModelOptions)}.{nameof(InboxModelOptions.InboxTable)}, {nameof(InboxModelOptions.DeadLetterTable)} and " +
+                $"{nameof(InboxModelOptions.SequenceTable)} must differ (got '{string.Join("', '", names)}').",
                 nameof(configure));
         }
 
@@ -57,6 +61,15 @@ public static class InboxModelBuilderExtensions
             e.Property(x => x.ReceivedAt).HasColumnName("received_at");
             e.Property(x => x.DeadLetteredAt).HasColumnName("dead_lettered_at");
             e.HasIndex(x => new { x.Consumer, x.DeadLetteredAt }).HasDatabaseName($"ix_{options.DeadLetterTable}_consumer_dead_lettered_at");
+        });
+
+        modelBuilder.Entity<InboxSequenceRecord>(e =>
+        {
+            e.ToTable(options.SequenceTable, options.Schema);
+            e.HasKey(x => new { x.Consumer, x.PartitionKey }).HasName($"pk_{options.SequenceTable}");
+            e.Property(x => x.Consumer).HasColumnName("consumer").HasMaxLength(128);
+            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
+            e.Property(x => x.LastSequence).HasColumnName("last_sequence");
         });
 
         return modelBuilder;

@@ -20,4 +20,10 @@ public sealed class InboxModelOptions
     /// <value>The default value is <c>inbox_dead_letters</c>.</value>
     /// </summary>
     public string DeadLetterTable { get; set; } = "inbox_dead_letters";
+
+    /// <summary>
+    /// The table of the last sequence number processed per consumer and partition key (handlers that enforce order).
+    /// <value>The default value is <c>inbox_sequences</c>.</value>
+    /// </summary>
+    public string SequenceTable { get; set; } = "inbox_sequences";
 }

@@ -11,10 +11,20 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 internal sealed class InboxTables
 {
-    private InboxTables(string inbox, string deadLetters)
+    private InboxTables(string inbox, string deadLetters, string sequences, bool lockRows)
     {
         Inbox = inbox;
         DeadLetters = deadLetters;
+
+        // {0} consumer, {1} partition key. FOR UPDATE on PostgreSQL so two deliveries of one key serialize here;
+        // SQLite has one writer and the inbox insert before it already holds the write lock.
+        SelectSequence = $"SELECT last_sequence AS \"Value\" FROM {sequences} WHERE consumer = {{0}} AND partition_key = {{1}}" + (lockRows ? " FOR UPDATE" : "");
+
+        // {0} consumer, {1} partition key, {2} sequence: raises the key's last sequence, never lowers it.
+        UpsertSequence =
+            $"INSERT INTO {sequences} AS s (consumer, partition_key, last_sequence) VALUES ({{0}}, {{1}}, {{2}}) " +
+            "ON CONFLICT (consumer, partition_key) DO UPDATE SET last_sequence = " +
+            "CASE WHEN excluded.last_sequence > s.last_sequence THEN excluded.last_sequence ELSE s.last_sequence END";
 
         // {0} consumer, {1} message id, {2} received at, {3} processed at.
         InsertProcessed =
@@ -41,6 +51,12 @@ internal sealed class InboxTables
     /// <summary>Records a dead-lettered message; 0 rows affected means it was handled before.</summary>
     public string InsertDeadLettered { get; }
 
+    /// <summary>Reads the last sequence processed for a consumer and key (locking the row where the provider can).</summary>
+    public string SelectSequence { get; }
+
+    /// <summary>Raises the last sequence processed for a consumer and key.</summary>
+    public string UpsertSequence { get; }
+
     /// <summary>Deletes one batch of rows received before a cutoff.</summary>
     public string DeleteOlderThan { get; }
 
@@ -52,7 +68,9 @@ internal sealed class InboxTables
         var helper = context.GetService<ISqlGenerationHelper>();
         return new InboxTables(
             Qualify(context, typeof(InboxRecord), helper),
-            Qualify(context, typeof(InboxDeadLetterRecord), helper));
+            Qualify(context, typeof(InboxDeadLetterRecord), helper),
+            Qualify(context, typeof(InboxSequenceRecord), helper),
+            lockRows: context.Database.ProviderName?.Contains("Npgsql", StringComparison.OrdinalIgnoreCase) == true);
     }
 
     public static bool IsMapped(DbContext context) => context.Model.FindEntityType(typeof(InboxRecord)) is not null

@@ -35,8 +35,15 @@ public sealed partial class OutboxConsumerBuilder
     /// The logical type name to match (the <c>outbox-message-type</c> header). The default is
     /// <typeparamref name="TMessage"/>'s full name, which is what <c>Publish</c> writes by default.
     /// </param>
+    /// <param name="enforceOrder">
+    /// When <see langword="true"/>, keyed messages reach the handler strictly in their per-key sequence order: a message
+    /// that arrives ahead of its predecessor is handed back to the transport (nothing written) until the predecessor
+    /// has been processed, or until <see cref="InboxConsumerOptions.OrderGapTimeout"/> has passed, after which it is
+    /// processed and the gap counted. The default, <see langword="false"/>, processes in arrival order and only counts
+    /// gaps and reorders.
+    /// </param>
     /// <exception cref="ArgumentException">The consumer already has a handler for that message type.</exception>
-    public OutboxConsumerBuilder AddHandler<TMessage, THandler>(string? messageType = null)
+    public OutboxConsumerBuilder AddHandler<TMessage, THandler>(string? messageType = null, bool enforceOrder = false)
         where TMessage : notnull
         where THandler : class, IMessageHandler<TMessage>
     {
@@ -46,7 +53,7 @@ public sealed partial class OutboxConsumerBuilder
             throw new ArgumentException($"A message type name has 1 to 512 characters (got {type.Length}).", nameof(messageType));
         }
 
-        _registry.Add(new InboxHandlerDescriptor<TMessage, THandler>(type));
+        _registry.Add(new InboxHandlerDescriptor<TMessage, THandler>(type) { EnforceOrder = enforceOrder });
         Services.TryAddScoped<THandler>();
         return this;
     }

@@ -15,7 +15,7 @@ public static class OutboxTelemetry
     /// <summary>
     /// The <see cref="Meter"/> name. Instruments: <c>outbox.messages.published</c>, <c>outbox.messages.dispatched</c>,
     /// <c>outbox.messages.failed</c>, <c>outbox.messages.retried</c>, <c>outbox.messages.dead_lettered</c>,
-    /// <c>outbox.inbox.duplicates</c>, <c>outbox.inbox.processed</c>, <c>outbox.dispatch.duration</c> (s),
+    /// <c>outbox.inbox.duplicates</c>, <c>outbox.inbox.processed</c>, <c>outbox.inbox.order_gaps</c>, <c>outbox.inbox.reorders</c>, <c>outbox.dispatch.duration</c> (s),
     /// <c>outbox.delivery.latency</c> (s, publish to delivered), <c>outbox.pending.count</c> and
     /// <c>outbox.pending.oldest_age</c> (s).
     /// </summary>
@@ -36,6 +36,10 @@ public static class OutboxTelemetry
     internal static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>("outbox.messages.dead_lettered", "{message}", "Messages moved to a dead-letter table.");
 
     internal static readonly Counter<long> InboxDuplicates = Meter.CreateCounter<long>("outbox.inbox.duplicates", "{message}", "Redelivered messages the inbox recognised and skipped.");
+
+    internal static readonly Counter<long> InboxOrderGaps = Meter.CreateCounter<long>("outbox.inbox.order_gaps", "{message}", "Keyed messages that arrived ahead of their predecessor.");
+
+    internal static readonly Counter<long> InboxReorders = Meter.CreateCounter<long>("outbox.inbox.reorders", "{message}", "Keyed messages processed after a later message of their key.");
 
     internal static readonly Counter<long> InboxProcessed = Meter.CreateCounter<long>("outbox.inbox.processed", "{message}", "Messages whose handler committed.");
 
@@ -58,6 +62,12 @@ public static class OutboxTelemetry
 
     /// <summary>Records a redelivered message skipped by an inbox.</summary>
     public static void RecordInboxDuplicate(string consumer) => InboxDuplicates.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
+
+    /// <summary>Records a keyed message that arrived ahead of its predecessor.</summary>
+    public static void RecordInboxOrderGap(string consumer) => InboxOrderGaps.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
+
+    /// <summary>Records a keyed message processed after a later message of its key.</summary>
+    public static void RecordInboxReorder(string consumer) => InboxReorders.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
 
     /// <summary>Records a message processed by an inbox handler.</summary>
     public static void RecordInboxProcessed(string consumer) => InboxProcessed.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));

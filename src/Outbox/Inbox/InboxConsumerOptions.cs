@@ -49,4 +49,21 @@ public sealed class InboxConsumerOptions
     /// <value>The default value retries every exception.</value>
     /// </summary>
     public Func<Exception, bool> ShouldRetry { get; set; } = static _ => true;
+
+    /// <summary>
+    /// For handlers that enforce order: how long a message that arrived ahead of its predecessor keeps being handed
+    /// back before it is processed anyway (the gap is then counted and logged: its predecessor was most likely
+    /// dead-lettered upstream).
+    /// <value>The default value is 30 seconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan OrderGapTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// For handlers that enforce order: how long a message that arrived ahead of its predecessor is held before it is
+    /// handed back to the transport, so that the redelivery does not spin.
+    /// <value>The default value is 100 milliseconds.</value>
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OrderRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 }

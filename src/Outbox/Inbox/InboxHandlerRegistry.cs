@@ -36,6 +36,9 @@ internal abstract class InboxHandlerDescriptor(string messageType, Type messageC
 {
     public string MessageType { get; } = messageType;
 
+    /// <summary>Whether keyed messages reach this handler strictly in sequence order (see <c>AddHandler(enforceOrder)</c>).</summary>
+    public bool EnforceOrder { get; init; }
+
     public Type MessageClrType { get; } = messageClrType;
 
     public Type HandlerType { get; } = handlerType;

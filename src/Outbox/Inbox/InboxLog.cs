@@ -20,6 +20,12 @@ internal static partial class InboxLog
     [LoggerMessage(EventId = 2005, Level = LogLevel.Error, Message = "Consumer {Consumer}: message {MessageId} could not be recorded (dead letter or inbox write failed); it goes back to the broker in {Delay}.")]
     public static partial void Requeued(ILogger logger, Exception exception, string consumer, string? messageId, TimeSpan delay);
 
+    [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Consumer {Consumer}: message {MessageId} (key {PartitionKey}, sequence {Sequence}) came ahead of sequence {Expected}; handing it back until its predecessor is processed.")]
+    public static partial void OutOfOrder(ILogger logger, string consumer, string? messageId, string? partitionKey, long? sequence, long? expected);
+
+    [LoggerMessage(EventId = 2021, Level = LogLevel.Warning, Message = "Consumer {Consumer}: message {MessageId} (key {PartitionKey}, sequence {Sequence}) waited the order gap timeout for sequence {Expected}; processing it with the gap.")]
+    public static partial void GapAccepted(ILogger logger, string consumer, string? messageId, string? partitionKey, long? sequence, long? expected);
+
     [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "Inbox cleanup of {Table} deleted {Count} row(s) received before {Cutoff:O}.")]
     public static partial void CleanupDeleted(ILogger logger, string table, long count, DateTimeOffset cutoff);
 

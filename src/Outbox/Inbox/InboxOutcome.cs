@@ -20,6 +20,12 @@ public enum InboxOutcomeKind
     /// the attempt does not count against it.
     /// </summary>
     Unavailable,
+
+    /// <summary>
+    /// The handler enforces per-key order and the message came ahead of its predecessor (a gap in the sequence
+    /// numbers): nothing was written, and the message should come back after the one it waits for.
+    /// </summary>
+    OutOfOrder,
 }
 
 /// <summary>
@@ -51,6 +57,9 @@ public sealed class InboxOutcome
     /// <summary>For <see cref="InboxOutcomeKind.Failed"/>: whether trying the message again may succeed.</summary>
     public bool Retryable { get; }
 
+    /// <summary>For <see cref="InboxOutcomeKind.OutOfOrder"/>: the sequence number the key is waiting for.</summary>
+    public long? ExpectedSequence { get; private init; }
+
     /// <summary>For <see cref="InboxOutcomeKind.DeadLettered"/>: why the message was dead-lettered.</summary>
     public string? Reason { get; }
 
@@ -68,6 +77,10 @@ public sealed class InboxOutcome
         return new(InboxOutcomeKind.DeadLettered, null, false, reason);
     }
 
+    /// <summary>The message came ahead of sequence number <paramref name="expectedSequence"/> of its key.</summary>
+    public static InboxOutcome OutOfOrder(long expectedSequence) =>
+        new(InboxOutcomeKind.OutOfOrder, null, true, null) { ExpectedSequence = expectedSequence };
+
     /// <summary>The store could not be reached before the handler ran.</summary>
     public static InboxOutcome Unavailable(Exception exception)
     {
@@ -81,6 +94,7 @@ public sealed class InboxOutcome
         InboxOutcomeKind.Failed => $"Failed ({(Retryable ? "retryable" : "not retryable")}): {Exception!.Message}",
         InboxOutcomeKind.DeadLettered => $"DeadLettered: {Reason}",
         InboxOutcomeKind.Unavailable => $"Unavailable: {Exception!.Message}",
+        InboxOutcomeKind.OutOfOrder => $"OutOfOrder: waiting for sequence {ExpectedSequence}",
         _ => Kind.ToString(),
     };
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,10 @@ internal sealed class InboxReceiver(
     TimeProvider timeProvider,
     ILogger<InboxReceiver> logger) : IInboxReceiver
 {
+    // When each message first came ahead of its predecessor (bounded: entries go when the message is processed, and
+    // the map is cleared if it ever grows past a cap, which only restarts the gap timeouts).
+    private readonly ConcurrentDictionary<(string Consumer, string MessageId), DateTimeOffset> _gaps = new();
+
     public async Task<ReceiveDisposition> ReceiveAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(consumer);
@@ -41,6 +46,7 @@ internal sealed class InboxReceiver(
             {
                 case InboxOutcomeKind.Processed:
                     OutboxTelemetry.RecordInboxProcessed(consumer);
+                    ForgetGap(consumer, message);
                     return ReceiveDisposition.Acknowledge;
                 case InboxOutcomeKind.Duplicate:
                     InboxLog.Duplicate(logger, consumer, message.MessageId);
@@ -52,6 +58,26 @@ internal sealed class InboxReceiver(
                     OutboxTelemetry.RecordInboxDeadLettered(consumer);
                     activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Reason);
                     return ReceiveDisposition.Acknowledge;
+                case InboxOutcomeKind.OutOfOrder:
+                    // Hand it back so the predecessor, queued behind it or being retried, can go first; after the gap
+                    // timeout, process it anyway (the predecessor is most likely dead-lettered upstream).
+                    OutboxTelemetry.RecordInboxOrderGap(consumer);
+                    if (_gaps.Count > 100_000)
+                    {
+                        _gaps.Clear();
+                    }
+
+                    var firstSeen = _gaps.GetOrAdd((consumer, message.MessageId ?? ""), timeProvider.GetUtcNow());
+                    if (timeProvider.GetUtcNow() - firstSeen >= settings.OrderGapTimeout)
+                    {
+                        InboxLog.GapAccepted(logger, consumer, message.MessageId, message.PartitionKey, message.SequenceNumber, outcome.ExpectedSequence);
+                        message = message with { AcceptGap = true };
+                        continue;
+                    }
+
+                    InboxLog.OutOfOrder(logger, consumer, message.MessageId, message.PartitionKey, message.SequenceNumber, outcome.ExpectedSequence);
+                    await Task.Delay(settings.OrderRetryDelay, timeProvider, cancellationToken).ConfigureAwait(false);
+                    return ReceiveDisposition.Requeue;
                 case InboxOutcomeKind.Unavailable:
                     // The handler did not run: the message is not at fault, so the try is not counted against it.
                     unavailable++;
@@ -114,6 +140,14 @@ internal sealed class InboxReceiver(
         InboxLog.Requeued(logger, error, consumer, message.MessageId, settings.RequeueDelay);
         await Task.Delay(settings.RequeueDelay, timeProvider, cancellationToken).ConfigureAwait(false);
         return ReceiveDisposition.Requeue;
+    }
+
+    private void ForgetGap(string consumer, IncomingMessage message)
+    {
+        if (!_gaps.IsEmpty)
+        {
+            _gaps.TryRemove((consumer, message.MessageId ?? ""), out _);
+        }
     }
 
     private static TimeSpan Backoff(int failures, InboxConsumerOptions settings) =>

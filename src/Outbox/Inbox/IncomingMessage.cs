@@ -49,4 +49,10 @@ public sealed record IncomingMessage
     /// <value>The default value is <see langword="null"/>: the time the inbox records it.</value>
     /// </summary>
     public DateTimeOffset? ReceivedAt { get; init; }
+
+    /// <summary>
+    /// Set by the receiver once a message has waited <see cref="InboxConsumerOptions.OrderGapTimeout"/> for its
+    /// predecessor: it is then processed despite the gap (which is counted and logged).
+    /// </summary>
+    internal bool AcceptGap { get; init; }
 }

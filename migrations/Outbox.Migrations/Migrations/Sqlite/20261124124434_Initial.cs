@@ -50,6 +50,19 @@ namespace Outbox.Migrations.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
+                name: "inbox_sequences",
+                columns: table => new
+                {
+                    consumer = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    partition_key = table.Column<string>(type: "TEXT", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_inbox_sequences", x => new { x.consumer, x.partition_key });
+                });
+
+            migrationBuilder.CreateTable(
                 name: "outbox_dead_letters",
                 columns: table => new
                 {
@@ -148,6 +161,9 @@ namespace Outbox.Migrations.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "inbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "inbox_sequences");
 
             migrationBuilder.DropTable(
                 name: "outbox_dead_letters");

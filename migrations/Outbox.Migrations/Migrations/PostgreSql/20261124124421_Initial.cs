@@ -51,6 +51,19 @@ namespace Outbox.Migrations.Migrations.PostgreSql
                 });
 
             migrationBuilder.CreateTable(
+                name: "inbox_sequences",
+                columns: table => new
+                {
+                    consumer = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "bigint", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_inbox_sequences", x => new { x.consumer, x.partition_key });
+                });
+
+            migrationBuilder.CreateTable(
                 name: "outbox_dead_letters",
                 columns: table => new
                 {
@@ -154,6 +167,9 @@ namespace Outbox.Migrations.Migrations.PostgreSql
 
             migrationBuilder.DropTable(
                 name: "inbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "inbox_sequences");
 
             migrationBuilder.DropTable(
                 name: "outbox_dead_letters");
