@@ -157,10 +157,40 @@ internal sealed class EntityFrameworkInboxAdminStore<TContext>(IServiceScopeFact
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
-            return await scope.ServiceProvider.GetRequiredService<TContext>().Set<InboxDeadLetterRecord>()
-                .Where(x => list.Contains(x.Id))
-                .ExecuteDeleteAsync(cancellationToken)
-                .ConfigureAwait(false);
+            var context = scope.ServiceProvider.GetRequiredService<TContext>();
+            var strategy = context.Database.CreateExecutionStrategy();
+            return await strategy.ExecuteAsync(
+                (Context: context, Ids: list),
+                static async (_, state, ct) =>
+                {
+                    var (context, ids) = state;
+                    var transaction = await context.Database.BeginTransactionAsync(ct).ConfigureAwait(false);
+                    await using (transaction.ConfigureAwait(false))
+                    {
+                        // The inbox keeps a marker (processed_at NULL) for every dead-lettered message so that a
+                        // redelivery is skipped. Purging a dead letter forgets the message entirely: the marker goes
+                        // too, so the message can be replayed (published again) after it was fixed.
+                        var markers = await context.Set<InboxDeadLetterRecord>()
+                            .Where(x => ids.Contains(x.Id))
+                            .Select(x => new { x.Consumer, x.MessageId })
+                            .ToListAsync(ct).ConfigureAwait(false);
+                        foreach (var marker in markers)
+                        {
+                            if (Guid.TryParse(marker.MessageId, out var messageId))
+                            {
+                                await context.Set<InboxRecord>()
+                                    .Where(r => r.Consumer == marker.Consumer && r.MessageId == messageId && r.ProcessedAt == null)
+                                    .ExecuteDeleteAsync(ct).ConfigureAwait(false);
+                            }
+                        }
+
+                        var deleted = await context.Set<InboxDeadLetterRecord>().Where(x => ids.Contains(x.Id)).ExecuteDeleteAsync(ct).ConfigureAwait(false);
+                        await transaction.CommitAsync(ct).ConfigureAwait(false);
+                        return deleted;
+                    }
+                },
+                verifySucceeded: null,
+                cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -26,11 +26,15 @@ public interface IInboxAdminStore
     /// <summary>Reads one inbox dead letter with its headers and payload, or <see langword="null"/>.</summary>
     Task<InboxAdminDeadLetter?> GetDeadLetterAsync(long id, CancellationToken cancellationToken);
 
-    /// <summary>Deletes the inbox dead letters with these ids; returns how many were deleted.</summary>
+    /// <summary>
+    /// Deletes the inbox dead letters with these ids, and the inbox's "already handled" marker of each, so that the same
+    /// message published again (after a fix) is processed rather than skipped; returns how many were deleted.
+    /// </summary>
     /// <exception cref="ArgumentException">More than <see cref="OutboxAdminQuery.MaxBatchSize"/> ids, or an id below 1.</exception>
     Task<int> PurgeDeadLettersAsync(IReadOnlyCollection<long> ids, CancellationToken cancellationToken);
 
     /// <summary>Deletes every inbox dead letter dead-lettered before <paramref name="deadLetteredBefore"/>; returns how many were deleted.</summary>
+    /// <remarks>The inbox markers of these messages stay until the inbox retention cleanup removes them.</remarks>
     Task<int> PurgeDeadLettersBeforeAsync(DateTimeOffset deadLetteredBefore, CancellationToken cancellationToken);
 }
 

@@ -337,7 +337,25 @@ public abstract class AdminStoreContractTests<TFixture>(TFixture fixture) : Data
         Assert.Equal("acme", one.Headers!["tenant"]);
         Assert.Equal("handler failed 0", one.Reason);
 
+        // The inbox marks a dead-lettered message as handled (processed_at NULL) so that a redelivery is skipped.
+        var purgedId = Guid.Parse(one.MessageId!);
+        var keptId = Guid.Parse(payments.Items[1].MessageId!);
+        await using (var context = InboxTestDbContext.Create(Database))
+        {
+            context.Set<InboxRecord>().AddRange(
+                new InboxRecord { Consumer = "payments", MessageId = purgedId, ReceivedAt = now },
+                new InboxRecord { Consumer = "payments", MessageId = keptId, ReceivedAt = now });
+            await context.SaveChangesAsync(Ct);
+        }
+
         Assert.Equal(1, await inbox.PurgeDeadLettersAsync([one.Id], Ct));
+        await using (var context = InboxTestDbContext.Create(Database))
+        {
+            // Purged: the marker went with it, so the same message published again is processed, not skipped.
+            Assert.False(await context.Set<InboxRecord>().AnyAsync(r => r.MessageId == purgedId, Ct));
+            Assert.True(await context.Set<InboxRecord>().AnyAsync(r => r.MessageId == keptId, Ct));
+        }
+
         Assert.Equal(1, await inbox.PurgeDeadLettersBeforeAsync(now.AddMinutes(-8.5), Ct)); // the one 9 minutes old
         Assert.Equal(3, (await inbox.ListDeadLettersAsync(new OutboxAdminQuery(), null, Ct)).Items.Count);
     }
