@@ -24,8 +24,9 @@ public sealed class RabbitMqConsumerOptions
     public int PrefetchCount { get; set; } = 32;
 
     /// <summary>
-    /// How many messages are processed at the same time. With 1 a queue's messages are processed in the order the
-    /// broker delivers them; more trades that order for throughput.
+    /// How many messages are processed at the same time. Messages are spread over this many lanes by partition key:
+    /// messages of one key are always processed one after another, in the order the broker delivered them, while
+    /// different keys proceed in parallel (unkeyed messages go to any lane).
     /// <value>The default value is 1.</value>
     /// </summary>
     [Range(1, 256)]

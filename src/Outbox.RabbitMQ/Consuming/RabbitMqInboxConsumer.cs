@@ -101,6 +101,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         var settings = _consumerOptions.Get(_consumer);
         var connection = await _factory.CreateConnectionAsync($"consumer-{_consumer}", stoppingToken).ConfigureAwait(false);
         using var processing = new CancellationTokenSource();
+        Task? laneWorkers = null;
         try
         {
             await RabbitMqTopology.DeclareAsync(connection, _options, stoppingToken).ConfigureAwait(false);
@@ -111,11 +112,14 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
                 return Task.CompletedTask;
             };
 
+            // The client hands deliveries over one at a time; with ConcurrentMessages > 1 they are spread over that many
+            // lanes by partition key, each lane processing in order, so different keys run in parallel and one key's
+            // messages stay in the order the broker delivered them.
             var channel = await connection.CreateChannelAsync(
                 new CreateChannelOptions(
                     publisherConfirmationsEnabled: false,
                     publisherConfirmationTrackingEnabled: false,
-                    consumerDispatchConcurrency: (ushort)settings.ConcurrentMessages),
+                    consumerDispatchConcurrency: 1),
                 stoppingToken).ConfigureAwait(false);
             channel.ChannelShutdownAsync += (_, e) =>
             {
@@ -124,8 +128,10 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             };
             await channel.BasicQosAsync(0, (ushort)settings.PrefetchCount, global: false, stoppingToken).ConfigureAwait(false);
 
+            var lanes = settings.ConcurrentMessages > 1 ? StartLanes(channel, settings.ConcurrentMessages, processing.Token) : null;
+            laneWorkers = lanes?.Workers;
             var consumer = new AsyncEventingBasicConsumer(channel);
-            consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery, processing.Token);
+            consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery, lanes, processing.Token);
             consumer.UnregisteredAsync += (_, _) =>
             {
                 ended.TrySetResult("the consumer was cancelled");
@@ -150,11 +156,16 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         {
             CurrentChannel = null;
             await DrainAsync(settings.ShutdownTimeout, processing).ConfigureAwait(false);
+            if (laneWorkers is not null)
+            {
+                await laneWorkers.ConfigureAwait(false);
+            }
+
             await CloseQuietlyAsync(connection).ConfigureAwait(false);
         }
     }
 
-    private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery, CancellationToken processing)
+    private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery, Lanes? lanes, CancellationToken processing)
     {
         if (!channel.IsOpen)
         {
@@ -164,11 +175,72 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         }
 
         Interlocked.Increment(ref _inFlight);
-        string? messageId = null;
+        IncomingMessage message;
         try
         {
-            var message = RabbitMqMessageMapper.ToIncoming(delivery);
-            messageId = message.MessageId;
+            message = RabbitMqMessageMapper.ToIncoming(delivery); // copies the body: it is only valid during this callback
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref _lostSettlements);
+            RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.DeliveryTag, null);
+            Settled();
+            return;
+        }
+
+        if (lanes is null)
+        {
+            await HandleAsync(channel, new Delivery(message, delivery.DeliveryTag), processing).ConfigureAwait(false);
+            return;
+        }
+
+        // Same key, same lane: its messages are processed one after another, in delivery order.
+        var lane = message.PartitionKey is { } key
+            ? (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)lanes.Writers.Length)
+            : (int)(Interlocked.Increment(ref lanes.RoundRobin) % lanes.Writers.Length);
+        if (!lanes.Writers[lane].TryWrite(new Delivery(message, delivery.DeliveryTag)))
+        {
+            Settled(); // the session is ending: left unacknowledged, the broker redelivers it
+        }
+    }
+
+    private Lanes StartLanes(IChannel channel, int count, CancellationToken processing)
+    {
+        var queues = Enumerable.Range(0, count)
+            .Select(_ => System.Threading.Channels.Channel.CreateUnbounded<Delivery>(new() { SingleReader = true, SingleWriter = true }))
+            .ToArray();
+        var workers = queues.Select(queue => Task.Run(async () =>
+        {
+            // Bounded by the prefetch count: the broker sends no more than that many unacknowledged deliveries.
+            while (await queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                while (queue.Reader.TryRead(out var item))
+                {
+                    if (processing.IsCancellationRequested || !channel.IsOpen)
+                    {
+                        Settled(); // left unacknowledged: the broker redelivers it once the channel is closed
+                        continue;
+                    }
+
+                    await HandleAsync(channel, item, processing).ConfigureAwait(false);
+                }
+            }
+        }, CancellationToken.None)).ToArray();
+        processing.Register(() =>
+        {
+            foreach (var queue in queues)
+            {
+                queue.Writer.TryComplete();
+            }
+        });
+        return new Lanes(queues.Select(q => q.Writer).ToArray(), Task.WhenAll(workers));
+    }
+
+    private async Task HandleAsync(IChannel channel, Delivery delivery, CancellationToken processing)
+    {
+        var message = delivery.Message;
+        try
+        {
             ReceiveDisposition disposition;
             try
             {
@@ -180,32 +252,48 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             }
             catch (Exception ex)
             {
-                RabbitMqLog.ReceiveFailed(_logger, ex, _consumer, messageId);
+                RabbitMqLog.ReceiveFailed(_logger, ex, _consumer, message.MessageId);
                 disposition = ReceiveDisposition.Requeue;
             }
 
             if (disposition == ReceiveDisposition.Acknowledge)
             {
-                await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false, CancellationToken.None).ConfigureAwait(false);
+                await channel.BasicAckAsync(delivery.Tag, multiple: false, CancellationToken.None).ConfigureAwait(false);
             }
             else
             {
-                await channel.BasicNackAsync(delivery.DeliveryTag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                await channel.BasicNackAsync(delivery.Tag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The channel went away after the inbox committed: the broker will redeliver, the inbox will skip it.
             Interlocked.Increment(ref _lostSettlements);
-            RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.DeliveryTag, messageId);
+            RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.Tag, message.MessageId);
         }
         finally
         {
-            if (Interlocked.Decrement(ref _inFlight) == 0)
-            {
-                Volatile.Read(ref _drained).TrySetResult();
-            }
+            Settled();
         }
+    }
+
+    private void Settled()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0)
+        {
+            Volatile.Read(ref _drained).TrySetResult();
+        }
+    }
+
+    private readonly record struct Delivery(IncomingMessage Message, ulong Tag);
+
+    private sealed class Lanes(System.Threading.Channels.ChannelWriter<Delivery>[] writers, Task workers)
+    {
+        public System.Threading.Channels.ChannelWriter<Delivery>[] Writers { get; } = writers;
+
+        public Task Workers { get; } = workers;
+
+        public long RoundRobin;
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for in-flight deliveries, then cancels the rest.</summary>
