@@ -26,7 +26,11 @@ public static class ConsumerRole
                 o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
                 o.RequeueDelay = TimeSpan.FromSeconds(1);
             })
-            .UseRabbitMq(ChaosTopology.Queue(options), o => o.PrefetchCount = 64);
+            .UseRabbitMq(ChaosTopology.Queue(options), o =>
+            {
+                o.PrefetchCount = 200;
+                o.ConcurrentMessages = 8; // lanes by customer: customers in parallel, each in order
+            });
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);
         return 0;
