@@ -206,6 +206,28 @@ namespace Samples.Orders.Migrations.PostgreSql
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
+                {
+                    b.Property<string>("Consumer")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("consumer");
+
+                    b.Property<string>("PartitionKey")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("partition_key");
+
+                    b.Property<long>("LastSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_sequence");
+
+                    b.HasKey("Consumer", "PartitionKey")
+                        .HasName("pk_inbox_sequences");
+
+                    b.ToTable("inbox_sequences", (string)null);
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxRecord", b =>
                 {
                     b.Property<long>("Id")

@@ -4,7 +4,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace Samples.Orders.Migrations.PostgreSql
+namespace Samples.Payments.Migrations.PostgreSql
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -51,22 +51,16 @@ namespace Samples.Orders.Migrations.PostgreSql
                 });
 
             migrationBuilder.CreateTable(
-                name: "orders",
+                name: "inbox_sequences",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    Customer = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    AmountCents = table.Column<long>(type: "bigint", nullable: false),
-                    Status = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
-                    PaymentId = table.Column<Guid>(type: "uuid", nullable: true),
-                    FailureReason = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
-                    PaymentResults = table.Column<int>(type: "integer", nullable: false),
-                    PlacedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
-                    SettledAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: true)
+                    consumer = table.Column<string>(type: "character varying(128)", maxLength: 128, nullable: false),
+                    partition_key = table.Column<string>(type: "character varying(512)", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "bigint", nullable: false)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_orders", x => x.Id);
+                    table.PrimaryKey("pk_inbox_sequences", x => new { x.consumer, x.partition_key });
                 });
 
             migrationBuilder.CreateTable(
@@ -137,6 +131,23 @@ namespace Samples.Orders.Migrations.PostgreSql
                     table.PrimaryKey("pk_outbox_sequences", x => x.partition_key);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "payments",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    OrderId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Customer = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    AmountCents = table.Column<long>(type: "bigint", nullable: false),
+                    Succeeded = table.Column<bool>(type: "boolean", nullable: false),
+                    FailureReason = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_payments", x => x.Id);
+                });
+
             migrationBuilder.CreateIndex(
                 name: "ix_inbox_dead_letters_consumer_dead_lettered_at",
                 table: "inbox_dead_letters",
@@ -146,11 +157,6 @@ namespace Samples.Orders.Migrations.PostgreSql
                 name: "ix_inbox_messages_received_at",
                 table: "inbox_messages",
                 column: "received_at");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_orders_Status",
-                table: "orders",
-                column: "Status");
 
             migrationBuilder.CreateIndex(
                 name: "ix_outbox_dead_letters_dead_lettered_at",
@@ -168,6 +174,11 @@ namespace Samples.Orders.Migrations.PostgreSql
                 table: "outbox_messages",
                 columns: new[] { "partition_key", "sequence_number" },
                 filter: "partition_key IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_payments_OrderId",
+                table: "payments",
+                column: "OrderId");
         }
 
         /// <inheritdoc />
@@ -180,7 +191,7 @@ namespace Samples.Orders.Migrations.PostgreSql
                 name: "inbox_messages");
 
             migrationBuilder.DropTable(
-                name: "orders");
+                name: "inbox_sequences");
 
             migrationBuilder.DropTable(
                 name: "outbox_dead_letters");
@@ -190,6 +201,9 @@ namespace Samples.Orders.Migrations.PostgreSql
 
             migrationBuilder.DropTable(
                 name: "outbox_sequences");
+
+            migrationBuilder.DropTable(
+                name: "payments");
         }
     }
 }

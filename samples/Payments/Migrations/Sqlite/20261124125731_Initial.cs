@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Samples.Orders.Migrations.Sqlite
+namespace Samples.Payments.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -50,22 +50,16 @@ namespace Samples.Orders.Migrations.Sqlite
                 });
 
             migrationBuilder.CreateTable(
-                name: "orders",
+                name: "inbox_sequences",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    Customer = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
-                    AmountCents = table.Column<long>(type: "INTEGER", nullable: false),
-                    Status = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
-                    PaymentId = table.Column<Guid>(type: "TEXT", nullable: true),
-                    FailureReason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
-                    PaymentResults = table.Column<int>(type: "INTEGER", nullable: false),
-                    PlacedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
-                    SettledAt = table.Column<DateTime>(type: "TEXT", nullable: true)
+                    consumer = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    partition_key = table.Column<string>(type: "TEXT", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "INTEGER", nullable: false)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_orders", x => x.Id);
+                    table.PrimaryKey("pk_inbox_sequences", x => new { x.consumer, x.partition_key });
                 });
 
             migrationBuilder.CreateTable(
@@ -131,6 +125,23 @@ namespace Samples.Orders.Migrations.Sqlite
                     table.PrimaryKey("pk_outbox_sequences", x => x.partition_key);
                 });
 
+            migrationBuilder.CreateTable(
+                name: "payments",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    OrderId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Customer = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    AmountCents = table.Column<long>(type: "INTEGER", nullable: false),
+                    Succeeded = table.Column<bool>(type: "INTEGER", nullable: false),
+                    FailureReason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_payments", x => x.Id);
+                });
+
             migrationBuilder.CreateIndex(
                 name: "ix_inbox_dead_letters_consumer_dead_lettered_at",
                 table: "inbox_dead_letters",
@@ -140,11 +151,6 @@ namespace Samples.Orders.Migrations.Sqlite
                 name: "ix_inbox_messages_received_at",
                 table: "inbox_messages",
                 column: "received_at");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_orders_Status",
-                table: "orders",
-                column: "Status");
 
             migrationBuilder.CreateIndex(
                 name: "ix_outbox_dead_letters_dead_lettered_at",
@@ -162,6 +168,11 @@ namespace Samples.Orders.Migrations.Sqlite
                 table: "outbox_messages",
                 columns: new[] { "partition_key", "sequence_number" },
                 filter: "partition_key IS NOT NULL");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_payments_OrderId",
+                table: "payments",
+                column: "OrderId");
         }
 
         /// <inheritdoc />
@@ -174,7 +185,7 @@ namespace Samples.Orders.Migrations.Sqlite
                 name: "inbox_messages");
 
             migrationBuilder.DropTable(
-                name: "orders");
+                name: "inbox_sequences");
 
             migrationBuilder.DropTable(
                 name: "outbox_dead_letters");
@@ -184,6 +195,9 @@ namespace Samples.Orders.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "outbox_sequences");
+
+            migrationBuilder.DropTable(
+                name: "payments");
         }
     }
 }

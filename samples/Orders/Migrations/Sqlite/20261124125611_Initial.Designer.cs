@@ -4,14 +4,14 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
-using Samples.Payments.Data;
+using Samples.Orders.Data;
 
 #nullable disable
 
-namespace Samples.Payments.Migrations.Sqlite
+namespace Samples.Orders.Migrations.Sqlite
 {
-    [DbContext(typeof(SqlitePaymentsDb))]
-    [Migration("20261124123242_Initial")]
+    [DbContext(typeof(SqliteOrdersDb))]
+    [Migration("20261124125611_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -202,6 +202,28 @@ namespace Samples.Payments.Migrations.Sqlite
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
+                {
+                    b.Property<string>("Consumer")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("consumer");
+
+                    b.Property<string>("PartitionKey")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("partition_key");
+
+                    b.Property<long>("LastSequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_sequence");
+
+                    b.HasKey("Consumer", "PartitionKey")
+                        .HasName("pk_inbox_sequences");
+
+                    b.ToTable("inbox_sequences", (string)null);
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxRecord", b =>
                 {
                     b.Property<long>("Id")
@@ -312,7 +334,7 @@ namespace Samples.Payments.Migrations.Sqlite
                     b.ToTable("outbox_sequences", (string)null);
                 });
 
-            modelBuilder.Entity("Samples.Payments.Data.Payment", b =>
+            modelBuilder.Entity("Samples.Orders.Data.Order", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -320,9 +342,6 @@ namespace Samples.Payments.Migrations.Sqlite
 
                     b.Property<long>("AmountCents")
                         .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT");
 
                     b.Property<string>("Customer")
                         .IsRequired()
@@ -333,17 +352,28 @@ namespace Samples.Payments.Migrations.Sqlite
                         .HasMaxLength(500)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid>("OrderId")
+                    b.Property<Guid?>("PaymentId")
                         .HasColumnType("TEXT");
 
-                    b.Property<bool>("Succeeded")
+                    b.Property<int>("PaymentResults")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("PlacedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("SettledAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("OrderId");
+                    b.HasIndex("Status");
 
-                    b.ToTable("payments", (string)null);
+                    b.ToTable("orders", (string)null);
                 });
 #pragma warning restore 612, 618
         }

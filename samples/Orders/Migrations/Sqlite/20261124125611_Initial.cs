@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Samples.Payments.Migrations.Sqlite
+namespace Samples.Orders.Migrations.Sqlite
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -47,6 +47,38 @@ namespace Samples.Payments.Migrations.Sqlite
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_inbox_messages", x => new { x.consumer, x.message_id });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "inbox_sequences",
+                columns: table => new
+                {
+                    consumer = table.Column<string>(type: "TEXT", maxLength: 128, nullable: false),
+                    partition_key = table.Column<string>(type: "TEXT", maxLength: 512, nullable: false),
+                    last_sequence = table.Column<long>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_inbox_sequences", x => new { x.consumer, x.partition_key });
+                });
+
+            migrationBuilder.CreateTable(
+                name: "orders",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Customer = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
+                    AmountCents = table.Column<long>(type: "INTEGER", nullable: false),
+                    Status = table.Column<string>(type: "TEXT", maxLength: 20, nullable: false),
+                    PaymentId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    FailureReason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
+                    PaymentResults = table.Column<int>(type: "INTEGER", nullable: false),
+                    PlacedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    SettledAt = table.Column<DateTime>(type: "TEXT", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_orders", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -112,23 +144,6 @@ namespace Samples.Payments.Migrations.Sqlite
                     table.PrimaryKey("pk_outbox_sequences", x => x.partition_key);
                 });
 
-            migrationBuilder.CreateTable(
-                name: "payments",
-                columns: table => new
-                {
-                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
-                    OrderId = table.Column<Guid>(type: "TEXT", nullable: false),
-                    Customer = table.Column<string>(type: "TEXT", maxLength: 200, nullable: false),
-                    AmountCents = table.Column<long>(type: "INTEGER", nullable: false),
-                    Succeeded = table.Column<bool>(type: "INTEGER", nullable: false),
-                    FailureReason = table.Column<string>(type: "TEXT", maxLength: 500, nullable: true),
-                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_payments", x => x.Id);
-                });
-
             migrationBuilder.CreateIndex(
                 name: "ix_inbox_dead_letters_consumer_dead_lettered_at",
                 table: "inbox_dead_letters",
@@ -138,6 +153,11 @@ namespace Samples.Payments.Migrations.Sqlite
                 name: "ix_inbox_messages_received_at",
                 table: "inbox_messages",
                 column: "received_at");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_orders_Status",
+                table: "orders",
+                column: "Status");
 
             migrationBuilder.CreateIndex(
                 name: "ix_outbox_dead_letters_dead_lettered_at",
@@ -155,11 +175,6 @@ namespace Samples.Payments.Migrations.Sqlite
                 table: "outbox_messages",
                 columns: new[] { "partition_key", "sequence_number" },
                 filter: "partition_key IS NOT NULL");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_payments_OrderId",
-                table: "payments",
-                column: "OrderId");
         }
 
         /// <inheritdoc />
@@ -172,6 +187,12 @@ namespace Samples.Payments.Migrations.Sqlite
                 name: "inbox_messages");
 
             migrationBuilder.DropTable(
+                name: "inbox_sequences");
+
+            migrationBuilder.DropTable(
+                name: "orders");
+
+            migrationBuilder.DropTable(
                 name: "outbox_dead_letters");
 
             migrationBuilder.DropTable(
@@ -179,9 +200,6 @@ namespace Samples.Payments.Migrations.Sqlite
 
             migrationBuilder.DropTable(
                 name: "outbox_sequences");
-
-            migrationBuilder.DropTable(
-                name: "payments");
         }
     }
 }

@@ -12,7 +12,7 @@ using Samples.Orders.Data;
 namespace Samples.Orders.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlOrdersDb))]
-    [Migration("20261124123226_Initial")]
+    [Migration("20261124125649_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -207,6 +207,28 @@ namespace Samples.Orders.Migrations.PostgreSql
                         .HasDatabaseName("ix_inbox_messages_received_at");
 
                     b.ToTable("inbox_messages", (string)null);
+                });
+
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
+                {
+                    b.Property<string>("Consumer")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("consumer");
+
+                    b.Property<string>("PartitionKey")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("partition_key");
+
+                    b.Property<long>("LastSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_sequence");
+
+                    b.HasKey("Consumer", "PartitionKey")
+                        .HasName("pk_inbox_sequences");
+
+                    b.ToTable("inbox_sequences", (string)null);
                 });
 
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxRecord", b =>
