@@ -38,9 +38,18 @@ public sealed class ChildProcess(string name, IReadOnlyList<string> arguments, A
         var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {Name}.");
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is not null)
+            if (e.Data is null)
             {
-                onOutput?.Invoke(Name, e.Data);
+                return;
+            }
+
+            if (onOutput is not null)
+            {
+                onOutput(Name, e.Data);
+            }
+            else
+            {
+                Console.Error.WriteLine($"[{Name}] {e.Data}"); // the roles' warnings and errors (console logger)
             }
         };
         process.ErrorDataReceived += (_, e) =>
