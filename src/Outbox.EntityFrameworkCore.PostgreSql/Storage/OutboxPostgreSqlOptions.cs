@@ -11,6 +11,16 @@ public sealed class OutboxPostgreSqlOptions
     public string? ConnectionString { get; set; }
 
     /// <summary>
+    /// Whether the dispatcher's own statements (claims, acknowledgements, reschedules, dead-letter moves) wait for
+    /// their commit to reach disk. With <see langword="false"/> they run with <c>synchronous_commit = off</c>: a
+    /// database crash can forget the last few hundred milliseconds of them, which only means that some messages are
+    /// claimed or sent again — at-least-once delivery the consumer's inbox absorbs — while each of those commits costs
+    /// no disk flush. Business transactions and publishes (the application's own connections) are not affected.
+    /// <value>The default value is <see langword="false"/>.</value>
+    /// </summary>
+    public bool SynchronousCommit { get; set; }
+
+    /// <summary>
     /// Whether committed publishes wake dispatchers in other processes through <c>LISTEN</c>/<c>NOTIFY</c> (sent after
     /// the commit, from a connection of its own). Without it, other processes find messages at their next poll.
     /// <value>The default value is <see langword="true"/>.</value>

@@ -163,6 +163,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             builder.ApplicationName = "outbox-dispatcher";
         }
 
+        if (!_options.SynchronousCommit)
+        {
+            // Only these connections: see OutboxPostgreSqlOptions.SynchronousCommit for why losing them is harmless.
+            builder.Options = string.IsNullOrEmpty(builder.Options) ? "-c synchronous_commit=off" : builder.Options + " -c synchronous_commit=off";
+        }
+
         var t = tables.Outbox;
         var d = tables.DeadLetters;
         const string Available = "(t.available_at IS NULL OR t.available_at <= now()) AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())";
