@@ -18,18 +18,15 @@ public static class OutboxHttpBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        var options = services.AddOptions<HttpTransportOptions>()
-            .BindConfiguration(HttpTransportOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpTransportOptions>, HttpTransportOptionsValidator>());
         if (!services.Any(static d => d.ServiceType == typeof(HttpTransport)))
         {
+            // First call: bind and validate once, so that calling it again adds nothing but its configure action.
+            services.AddOptions<HttpTransportOptions>()
+                .BindConfiguration(HttpTransportOptions.SectionName)
+                .ValidateDataAnnotations()
+                .ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpTransportOptions>, HttpTransportOptionsValidator>());
+
             // The dispatcher's SendTimeout bounds each send; redirects are not followed (a POST must reach its URL).
             services.AddHttpClient(HttpTransportOptions.HttpClientName)
                 .ConfigureHttpClient(static c => c.Timeout = Timeout.InfiniteTimeSpan)
@@ -38,6 +35,11 @@ public static class OutboxHttpBuilderExtensions
                     AllowAutoRedirect = false,
                     PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 });
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure); // after the binding: code wins over configuration
         }
 
         return builder.UseTransport<HttpTransport>();
