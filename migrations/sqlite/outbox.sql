@@ -88,6 +88,6 @@ CREATE INDEX IF NOT EXISTS "ix_outbox_dead_letters_partition_key" ON "outbox_dea
 CREATE INDEX IF NOT EXISTS "ix_outbox_messages_partition_key_sequence" ON "outbox_messages" ("partition_key", "sequence_number") WHERE partition_key IS NOT NULL;
 
 INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
-VALUES ('20261124124434_Initial', '10.0.15');
+VALUES ('20261124134015_Initial', '10.0.15');
 
 COMMIT;

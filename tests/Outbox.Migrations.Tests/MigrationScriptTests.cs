@@ -116,7 +116,7 @@ public sealed class MigrationScriptTests
             await using var options = new NpgsqlCommand("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'outbox_messages'", connection);
             var reloptions = (string?)await options.ExecuteScalarAsync(TestContext.Current.CancellationToken);
             Assert.Contains("autovacuum_vacuum_scale_factor=0.01", reloptions, StringComparison.Ordinal);
-            Assert.Contains("fillfactor=70", reloptions, StringComparison.Ordinal);
+            Assert.Contains("fillfactor=50", reloptions, StringComparison.Ordinal);
         }
 
         await using var context = new PostgreSqlOutboxContext(

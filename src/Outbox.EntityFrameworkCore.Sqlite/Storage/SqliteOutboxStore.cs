@@ -190,6 +190,12 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
         try
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+
+            // Let SQLite itself wait for the write lock (it retries every few milliseconds): left to
+            // Microsoft.Data.Sqlite, every collision with another writer costs a fixed 150 ms sleep.
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = statements.BusyTimeout;
+            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
@@ -237,8 +243,10 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
 
         var t = tables.Outbox;
         var d = tables.DeadLetters;
+        var busyMilliseconds = (long)new SqliteConnectionStringBuilder(connectionString).DefaultTimeout * 1000;
         return new Statements(
             connectionString,
+            BusyTimeout: string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyMilliseconds};"),
             Claim: $"""
                 UPDATE {t}
                 SET lease_owner = $owner, lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', $lease), attempts = attempts + 1
@@ -280,6 +288,7 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
 
     private sealed record Statements(
         string ConnectionString,
+        string BusyTimeout,
         string Claim,
         string Acknowledge,
         string Release,

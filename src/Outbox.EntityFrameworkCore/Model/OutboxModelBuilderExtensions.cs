@@ -7,7 +7,8 @@ public static class OutboxModelBuilderExtensions
 {
     // PostgreSQL storage parameters, written as provider annotations so that this package needs no Npgsql reference;
     // other providers ignore them. The outbox table is a queue: rows are inserted, updated once or twice (claim,
-    // release) and deleted. Free space on each page lets those updates stay HOT (no lease column is indexed), and
+    // release) and deleted. Free space on each page lets those updates stay HOT (no lease column is indexed; a claim
+    // updates every row of a page at once, so half the page is kept free), and
     // aggressive autovacuum keeps dead tuples from piling up at the head of the primary key.
     private const string NpgsqlStorageParameter = "Npgsql:StorageParameter:";
 
@@ -60,7 +61,7 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.LastError).HasColumnName("last_error");
             e.Property(x => x.LeaseOwner).HasColumnName("lease_owner");
             e.Property(x => x.LeaseExpiresAt).HasColumnName("lease_expires_at");
-            e.HasAnnotation(NpgsqlStorageParameter + "fillfactor", 70);
+            e.HasAnnotation(NpgsqlStorageParameter + "fillfactor", 50);
             e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_vacuum_scale_factor", 0.01);
             e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_vacuum_insert_scale_factor", 0.01);
             e.HasAnnotation(NpgsqlStorageParameter + "autovacuum_analyze_scale_factor", 0.02);

@@ -15,7 +15,7 @@ public sealed class PostgreSqlSchemaTests(PostgreSqlFixture fixture) : IClassFix
         await connection.OpenAsync(TestContext.Current.CancellationToken);
         await using var command = new NpgsqlCommand("SELECT reloptions FROM pg_class WHERE relname = 'outbox_messages'", connection);
         var options = (string[])(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
-        Assert.Contains("fillfactor=70", options);
+        Assert.Contains("fillfactor=50", options);
         Assert.Contains("autovacuum_vacuum_scale_factor=0.01", options);
     }
 

@@ -311,7 +311,7 @@ namespace Samples.Orders.Migrations.Sqlite
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
-                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
+                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>

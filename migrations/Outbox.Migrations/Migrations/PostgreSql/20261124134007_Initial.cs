@@ -4,7 +4,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
 #nullable disable
 
-namespace Samples.Payments.Migrations.PostgreSql
+namespace Outbox.Migrations.Migrations.PostgreSql
 {
     /// <inheritdoc />
     public partial class Initial : Migration
@@ -117,7 +117,7 @@ namespace Samples.Payments.Migrations.PostgreSql
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
-                .Annotation("Npgsql:StorageParameter:fillfactor", 70);
+                .Annotation("Npgsql:StorageParameter:fillfactor", 50);
 
             migrationBuilder.CreateTable(
                 name: "outbox_sequences",
@@ -129,23 +129,6 @@ namespace Samples.Payments.Migrations.PostgreSql
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_outbox_sequences", x => x.partition_key);
-                });
-
-            migrationBuilder.CreateTable(
-                name: "payments",
-                columns: table => new
-                {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    OrderId = table.Column<Guid>(type: "uuid", nullable: false),
-                    Customer = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
-                    AmountCents = table.Column<long>(type: "bigint", nullable: false),
-                    Succeeded = table.Column<bool>(type: "boolean", nullable: false),
-                    FailureReason = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
-                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_payments", x => x.Id);
                 });
 
             migrationBuilder.CreateIndex(
@@ -174,11 +157,6 @@ namespace Samples.Payments.Migrations.PostgreSql
                 table: "outbox_messages",
                 columns: new[] { "partition_key", "sequence_number" },
                 filter: "partition_key IS NOT NULL");
-
-            migrationBuilder.CreateIndex(
-                name: "IX_payments_OrderId",
-                table: "payments",
-                column: "OrderId");
         }
 
         /// <inheritdoc />
@@ -201,9 +179,6 @@ namespace Samples.Payments.Migrations.PostgreSql
 
             migrationBuilder.DropTable(
                 name: "outbox_sequences");
-
-            migrationBuilder.DropTable(
-                name: "payments");
         }
     }
 }

@@ -4,14 +4,14 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
-using Samples.Payments.Data;
+using Outbox.Migrations;
 
 #nullable disable
 
-namespace Samples.Payments.Migrations.Sqlite
+namespace Outbox.Migrations.Migrations.Sqlite
 {
-    [DbContext(typeof(SqlitePaymentsDb))]
-    [Migration("20261124125731_Initial")]
+    [DbContext(typeof(SqliteOutboxContext))]
+    [Migration("20261124134015_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -314,7 +314,7 @@ namespace Samples.Payments.Migrations.Sqlite
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
-                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
+                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>
@@ -332,40 +332,6 @@ namespace Samples.Payments.Migrations.Sqlite
                         .HasName("pk_outbox_sequences");
 
                     b.ToTable("outbox_sequences", (string)null);
-                });
-
-            modelBuilder.Entity("Samples.Payments.Data.Payment", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT");
-
-                    b.Property<long>("AmountCents")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Customer")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("FailureReason")
-                        .HasMaxLength(500)
-                        .HasColumnType("TEXT");
-
-                    b.Property<Guid>("OrderId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<bool>("Succeeded")
-                        .HasColumnType("INTEGER");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("OrderId");
-
-                    b.ToTable("payments", (string)null);
                 });
 #pragma warning restore 612, 618
         }

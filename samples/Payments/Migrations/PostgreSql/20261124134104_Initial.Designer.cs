@@ -12,7 +12,7 @@ using Samples.Payments.Data;
 namespace Samples.Payments.Migrations.PostgreSql
 {
     [DbContext(typeof(PostgreSqlPaymentsDb))]
-    [Migration("20261124125819_Initial")]
+    [Migration("20261124134104_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -323,7 +323,7 @@ namespace Samples.Payments.Migrations.PostgreSql
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
                         .HasAnnotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
-                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 70);
+                        .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>

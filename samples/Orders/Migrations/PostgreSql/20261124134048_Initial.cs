@@ -136,7 +136,7 @@ namespace Samples.Orders.Migrations.PostgreSql
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_cost_delay", 0)
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_insert_scale_factor", 0.01)
                 .Annotation("Npgsql:StorageParameter:autovacuum_vacuum_scale_factor", 0.01)
-                .Annotation("Npgsql:StorageParameter:fillfactor", 70);
+                .Annotation("Npgsql:StorageParameter:fillfactor", 50);
 
             migrationBuilder.CreateTable(
                 name: "outbox_sequences",
