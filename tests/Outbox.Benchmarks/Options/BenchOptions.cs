@@ -1,0 +1,314 @@
+using System.Globalization;
+
+namespace Outbox.Benchmarks.Options;
+
+/// <summary>The database a benchmark runs against.</summary>
+public enum BenchProvider
+{
+    Postgres,
+    Sqlite,
+}
+
+/// <summary>
+/// The parsed command line: <c>&lt;scenario&gt; [options]</c>. Values left <see langword="null"/> fall back to the
+/// scenario's or the library's default, so that a run measures the defaults a user gets unless told otherwise.
+/// </summary>
+public sealed class BenchOptions
+{
+    public string Scenario { get; private set; } = "";
+
+    public bool Help { get; private set; }
+
+    public BenchProvider Provider { get; private set; } = BenchProvider.Postgres;
+
+    /// <summary>An existing database; without it a throwaway one is started (PostgreSQL) or created (SQLite file).</summary>
+    public string? Connection { get; private set; }
+
+    /// <summary>Extra connection-string keywords appended to the connection string (e.g. <c>Max Auto Prepare=20</c>).</summary>
+    public string? ConnectionOptions { get; private set; }
+
+    /// <summary>postgresql.conf settings for the throwaway cluster (<c>--pg-setting name=value</c>, repeatable).</summary>
+    public IReadOnlyDictionary<string, string> PostgresSettings => _postgresSettings;
+
+    public int? Messages { get; private set; }
+
+    /// <summary>Experiment: override the outbox table's fillfactor after creating it from the model (PostgreSQL).</summary>
+    public int? PostgresFillFactor { get; private set; }
+
+    public int Dispatchers { get; private set; } = 1;
+
+    /// <summary>Dispatcher loops per host; <see langword="null"/> = the library default.</summary>
+    public int? Concurrency { get; private set; }
+
+    /// <summary>Claim batch size; <see langword="null"/> = the library default.</summary>
+    public int? Batch { get; private set; }
+
+    /// <summary>Polling interval in milliseconds; <see langword="null"/> = the library default.</summary>
+    public int? PollMilliseconds { get; private set; }
+
+    public int Producers { get; private set; } = 16;
+
+    public int Rate { get; private set; } = 1500;
+
+    public double? Seconds { get; private set; }
+
+    public bool Baseline { get; private set; }
+
+    public bool Naive { get; private set; }
+
+    public int? NaiveMessages { get; private set; }
+
+    public bool Wakeup { get; private set; } = true;
+
+    /// <summary>Partition keys of the messages: none, unique, or N keys in turn.</summary>
+    public Infrastructure.PartitionKeys Keys { get; private set; } = Infrastructure.PartitionKeys.None;
+
+    public bool Warmup { get; private set; } = true;
+
+    /// <summary>drain: how many times the measured runs are repeated (medians are reported).</summary>
+    public int Repeat { get; private set; } = 1;
+
+    /// <summary>How long a phase may take before the run is declared failed.</summary>
+    public double TimeoutSeconds { get; private set; } = 600;
+
+    /// <summary>The arguments as given, for the report.</summary>
+    public IReadOnlyList<string> Arguments { get; private set; } = [];
+
+    private readonly Dictionary<string, string> _postgresSettings = new(StringComparer.Ordinal);
+
+    public const string Usage = """
+        Usage: dotnet run -c Release --project tests/Outbox.Benchmarks -- <scenario> [options]
+
+        Scenarios:
+          drain    pre-fill N messages, start D dispatcher hosts, time until the outbox is empty
+          steady   P producers commit order + message at R/s for S seconds; commit-to-delivery latency
+          (planned: rabbitmq, soak, xmin)
+
+        Options:
+          --provider postgres|sqlite   database (default postgres)
+          --connection <cs>            use this database (tables go to schema outbox_bench on PostgreSQL);
+                                       default: a throwaway PostgreSQL / a temporary SQLite file
+          --connection-options <kv>    keywords appended to the connection string, e.g. "Max Auto Prepare=20"
+          --pg-setting <name=value>    postgresql.conf setting of the throwaway cluster (repeatable)
+          --pg-fillfactor N            experiment: ALTER the outbox table's fillfactor (the model says 70)
+          --messages N                 drain: messages to pre-fill (default 100000)
+          --dispatchers D              dispatcher hosts, each with its own store and pool (default 1)
+          --concurrency C              dispatcher loops per host (default: library default)
+          --batch B                    claim batch size (default: library default)
+          --poll <ms>                  polling interval (default: library default)
+          --baseline                   drain: also run the raw-SQL ceiling (claim+delete in one statement)
+          --naive                      drain: also run a naive one-row-per-transaction outbox
+          --naive-messages N           messages for --naive (default min(N, 20000))
+          --repeat K                   drain: alternate the library and ceiling runs K times, report medians (default 1)
+          --producers P                steady: producer tasks (default 16)
+          --rate R                     steady: total commits per second (default 1500)
+          --seconds S                  steady: measured seconds (default 20)
+          --wakeup on|off              steady: in-process wake-up via UseOutbox(sp) (default on)
+          --keys none|unique|N         partition keys: none (default), one per message, or N keys in turn
+          --no-warmup                  skip the unmeasured warm-up
+          --timeout <s>                fail a phase that takes longer (default 600)
+          --help                       this text
+        """;
+
+    public static BenchOptions Parse(IReadOnlyList<string> args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var options = new BenchOptions { Arguments = [.. args] };
+        for (var i = 0; i < args.Count; i++)
+        {
+            var arg = args[i];
+            if (arg is "--help" or "-h" or "help")
+            {
+                options.Help = true;
+                continue;
+            }
+
+            if (!arg.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (options.Scenario.Length > 0)
+                {
+                    throw new BenchOptionsException($"Unexpected argument '{arg}': the scenario is already '{options.Scenario}'.");
+                }
+
+                options.Scenario = arg;
+                continue;
+            }
+
+            // --name=value or --name value
+            var name = arg;
+            string? inline = null;
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                name = arg[..equals];
+                inline = arg[(equals + 1)..];
+            }
+
+            string Value()
+            {
+                if (inline is not null)
+                {
+                    return inline;
+                }
+
+                if (i + 1 >= args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    throw new BenchOptionsException($"Option {name} needs a value.");
+                }
+
+                return args[++i];
+            }
+
+            void NoValue()
+            {
+                if (inline is not null)
+                {
+                    throw new BenchOptionsException($"Option {name} takes no value (got '{inline}').");
+                }
+            }
+
+            switch (name)
+            {
+                case "--provider":
+                    options.Provider = Value().ToLowerInvariant() switch
+                    {
+                        "postgres" or "postgresql" or "pg" => BenchProvider.Postgres,
+                        "sqlite" => BenchProvider.Sqlite,
+                        var other => throw new BenchOptionsException($"Option --provider: '{other}' is not postgres or sqlite."),
+                    };
+                    break;
+                case "--connection":
+                    options.Connection = Value();
+                    break;
+                case "--connection-options":
+                    options.ConnectionOptions = Value();
+                    break;
+                case "--pg-setting":
+                    var setting = Value();
+                    var split = setting.IndexOf('=', StringComparison.Ordinal);
+                    if (split <= 0)
+                    {
+                        throw new BenchOptionsException($"Option --pg-setting: '{setting}' is not name=value.");
+                    }
+
+                    options._postgresSettings[setting[..split].Trim()] = setting[(split + 1)..].Trim();
+                    break;
+                case "--pg-fillfactor":
+                    options.PostgresFillFactor = Int(name, Value(), 10, 100);
+                    break;
+                case "--messages":
+                    options.Messages = Int(name, Value(), 1, 100_000_000);
+                    break;
+                case "--dispatchers":
+                    options.Dispatchers = Int(name, Value(), 1, 64);
+                    break;
+                case "--concurrency":
+                    options.Concurrency = Int(name, Value(), 1, 64);
+                    break;
+                case "--batch":
+                    options.Batch = Int(name, Value(), 1, 10_000);
+                    break;
+                case "--poll":
+                    options.PollMilliseconds = Int(name, Value(), 1, 300_000);
+                    break;
+                case "--producers":
+                    options.Producers = Int(name, Value(), 1, 1_000);
+                    break;
+                case "--rate":
+                    options.Rate = Int(name, Value(), 1, 10_000_000);
+                    break;
+                case "--seconds":
+                    options.Seconds = Double(name, Value(), 0.1, 86_400);
+                    break;
+                case "--timeout":
+                    options.TimeoutSeconds = Double(name, Value(), 1, 86_400);
+                    break;
+                case "--repeat":
+                    options.Repeat = Int(name, Value(), 1, 100);
+                    break;
+                case "--naive-messages":
+                    options.NaiveMessages = Int(name, Value(), 1, 100_000_000);
+                    break;
+                case "--baseline":
+                    NoValue();
+                    options.Baseline = true;
+                    break;
+                case "--naive":
+                    NoValue();
+                    options.Naive = true;
+                    break;
+                case "--no-warmup":
+                    NoValue();
+                    options.Warmup = false;
+                    break;
+                case "--keys":
+                    options.Keys = Infrastructure.PartitionKeys.Parse(Value());
+                    break;
+                case "--wakeup":
+                    options.Wakeup = Value().ToLowerInvariant() switch
+                    {
+                        "on" or "true" or "1" => true,
+                        "off" or "false" or "0" => false,
+                        var other => throw new BenchOptionsException($"Option --wakeup: '{other}' is not on or off."),
+                    };
+                    break;
+                default:
+                    throw new BenchOptionsException($"Unknown option '{name}'. Run with --help for the list.");
+            }
+        }
+
+        if (!options.Help && options.Scenario.Length == 0)
+        {
+            throw new BenchOptionsException($"No scenario given. Known scenarios: {string.Join(", ", Scenarios.ScenarioCatalog.Names)}.");
+        }
+
+        if (options.PostgresFillFactor is not null && options.Provider != BenchProvider.Postgres)
+        {
+            throw new BenchOptionsException("Option --pg-fillfactor applies only to --provider postgres.");
+        }
+
+        if (options.PostgresSettings.Count > 0 && (options.Provider != BenchProvider.Postgres || options.Connection is not null))
+        {
+            throw new BenchOptionsException("Option --pg-setting applies only to the throwaway PostgreSQL cluster (--provider postgres, no --connection).");
+        }
+
+        return options;
+    }
+
+    private static int Int(string name, string text, int min, int max)
+    {
+        // Accept 100000, 100_000 and 100k.
+        var cleaned = text.Replace("_", "", StringComparison.Ordinal);
+        var multiplier = 1;
+        if (cleaned.EndsWith('k') || cleaned.EndsWith('K'))
+        {
+            multiplier = 1_000;
+            cleaned = cleaned[..^1];
+        }
+        else if (cleaned.EndsWith('m') || cleaned.EndsWith('M'))
+        {
+            multiplier = 1_000_000;
+            cleaned = cleaned[..^1];
+        }
+
+        if (!long.TryParse(cleaned, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value * multiplier < min || value * multiplier > max)
+        {
+            throw new BenchOptionsException($"Option {name}: '{text}' is not a whole number from {min} to {max}.");
+        }
+
+        return (int)(value * multiplier);
+    }
+
+    private static double Double(string name, string text, double min, double max)
+    {
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new BenchOptionsException($"Option {name}: '{text}' is not a number from {min} to {max}.");
+        }
+
+        return value;
+    }
+}
+
+/// <summary>A bad command line; the message names the option.</summary>
+public sealed class BenchOptionsException(string message) : Exception(message);

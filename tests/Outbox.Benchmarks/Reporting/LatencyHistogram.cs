@@ -1,0 +1,26 @@
+using System.Diagnostics;
+using HdrHistogram;
+
+namespace Outbox.Benchmarks.Reporting;
+
+/// <summary>A thread-safe HdrHistogram of durations, recorded in microseconds (1 µs to 1 hour, 3 significant digits).</summary>
+public sealed class LatencyHistogram
+{
+    private static readonly double MicrosecondsPerTick = 1_000_000.0 / Stopwatch.Frequency;
+    private readonly LongConcurrentHistogram _histogram = new(1, 3_600_000_000L, 3);
+
+    public long Count => _histogram.TotalCount;
+
+    /// <summary>Records the time between two <see cref="Stopwatch.GetTimestamp"/> values (negative counts as 0).</summary>
+    public void RecordTicks(long ticks) => RecordMicroseconds((long)(Math.Max(0, ticks) * MicrosecondsPerTick));
+
+    public void RecordMicroseconds(long microseconds) => _histogram.RecordValue(Math.Clamp(microseconds, 1, _histogram.HighestTrackableValue));
+
+    public double? PercentileMs(double percentile) => Count == 0 ? null : _histogram.GetValueAtPercentile(percentile) / 1000.0;
+
+    public double? MaxMs => Count == 0 ? null : _histogram.GetMaxValue() / 1000.0;
+
+    public double? MeanMs => Count == 0 ? null : _histogram.GetMean() / 1000.0;
+
+    public void Reset() => _histogram.Reset();
+}
