@@ -115,7 +115,7 @@ internal sealed class SqliteOutboxAdminStore<TContext> : IOutboxAdminStore
         {
             using var command = connection.CreateCommand();
             command.CommandText = $"DELETE FROM {sql.DeadLetters} WHERE id IN (SELECT value FROM json_each($ids))";
-            command.Parameters.AddWithValue("$ids", JsonArray(ids));
+            command.Parameters.AddWithValue("$ids", SqliteConnections.JsonArray(ids));
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
@@ -180,20 +180,8 @@ internal sealed class SqliteOutboxAdminStore<TContext> : IOutboxAdminStore
         }
     }
 
-    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(_state.Value.ConnectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    private Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken) =>
+        SqliteConnections.OpenAsync(_state.Value.ConnectionString, cancellationToken);
 
     private static void AddIfSet(SqliteCommand command, string name, string? value)
     {
@@ -205,22 +193,6 @@ internal sealed class SqliteOutboxAdminStore<TContext> : IOutboxAdminStore
 
     // EF Core's layout of a UTC DateTime in SQLite; text comparison with it is time comparison.
     private static string Text(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
-
-    private static string JsonArray(IReadOnlyCollection<long> values)
-    {
-        var builder = new StringBuilder(values.Count * 8).Append('[');
-        foreach (var value in values)
-        {
-            if (builder.Length > 1)
-            {
-                builder.Append(',');
-            }
-
-            builder.Append(value.ToString(CultureInfo.InvariantCulture));
-        }
-
-        return builder.Append(']').ToString();
-    }
 
     private (string, OutboxAdminSql) Build()
     {

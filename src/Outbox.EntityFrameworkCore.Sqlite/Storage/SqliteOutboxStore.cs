@@ -70,7 +70,7 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
         {
             using var command = connection.CreateCommand();
             command.CommandText = s.Acknowledge;
-            command.Parameters.AddWithValue("$ids", JsonArray(positions));
+            command.Parameters.AddWithValue("$ids", SqliteConnections.JsonArray(positions));
             command.Parameters.AddWithValue("$owner", GuidText(owner));
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -184,47 +184,13 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
         }
     }
 
-    private static async Task<SqliteConnection> OpenAsync(Statements statements, CancellationToken cancellationToken)
-    {
-        var connection = new SqliteConnection(statements.ConnectionString);
-        try
-        {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-
-            // Let SQLite itself wait for the write lock (it retries every few milliseconds): left to
-            // Microsoft.Data.Sqlite, every collision with another writer costs a fixed 150 ms sleep.
-            using var pragma = connection.CreateCommand();
-            pragma.CommandText = statements.BusyTimeout;
-            await pragma.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
+    private static Task<SqliteConnection> OpenAsync(Statements statements, CancellationToken cancellationToken) =>
+        SqliteConnections.OpenAsync(statements.ConnectionString, cancellationToken);
 
     // EF Core stores Guids in SQLite as upper-case text; lease owners are written the same way.
     private static string GuidText(Guid value) => value.ToString("D").ToUpperInvariant();
 
     private static string Seconds(TimeSpan value) => string.Create(CultureInfo.InvariantCulture, $"+{value.TotalSeconds:0.000} seconds");
-
-    private static string JsonArray(IReadOnlyCollection<long> values)
-    {
-        var builder = new StringBuilder(values.Count * 8).Append('[');
-        foreach (var value in values)
-        {
-            if (builder.Length > 1)
-            {
-                builder.Append(',');
-            }
-
-            builder.Append(value.ToString(CultureInfo.InvariantCulture));
-        }
-
-        return builder.Append(']').ToString();
-    }
 
     private Statements Build()
     {
@@ -243,10 +209,8 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
 
         var t = tables.Outbox;
         var d = tables.DeadLetters;
-        var busyMilliseconds = (long)new SqliteConnectionStringBuilder(connectionString).DefaultTimeout * 1000;
         return new Statements(
             connectionString,
-            BusyTimeout: string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {busyMilliseconds};"),
             Claim: $"""
                 UPDATE {t}
                 SET lease_owner = $owner, lease_expires_at = strftime('%Y-%m-%d %H:%M:%f', 'now', $lease), attempts = attempts + 1
@@ -288,7 +252,6 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
 
     private sealed record Statements(
         string ConnectionString,
-        string BusyTimeout,
         string Claim,
         string Acknowledge,
         string Release,

@@ -161,7 +161,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
                 await laneWorkers.ConfigureAwait(false);
             }
 
-            await CloseQuietlyAsync(connection).ConfigureAwait(false);
+            await RabbitMqTransport.CloseQuietlyAsync(connection).ConfigureAwait(false);
         }
     }
 
@@ -332,34 +332,9 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         }
     }
 
-    private static async Task CloseQuietlyAsync(IConnection connection)
-    {
-        try
-        {
-            await connection.CloseAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Already closed.
-        }
-
-        try
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // As above.
-        }
-    }
-
     /// <summary>Exponential from 200 ms, capped at 8 × <see cref="RabbitMqOptions.ReconnectInterval"/>, with equal jitter.</summary>
-    private TimeSpan Backoff(int failures)
-    {
-        var cap = Math.Max(_options.ReconnectInterval.Ticks * 8, ErrorBaseDelay.Ticks);
-        var nominal = Math.Min(ErrorBaseDelay.Ticks * Math.Pow(2, Math.Min(failures - 1, 30)), cap);
-        return TimeSpan.FromTicks((long)((nominal / 2) + (nominal / 2 * Random.Shared.NextDouble())));
-    }
+    private TimeSpan Backoff(int failures) => RetryBackoff.Compute(
+        failures, ErrorBaseDelay, TimeSpan.FromTicks(Math.Max(_options.ReconnectInterval.Ticks * 8, ErrorBaseDelay.Ticks)), Random.Shared.NextDouble());
 
     private static TaskCompletionSource NewDrained() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

@@ -284,7 +284,8 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
         }
     }
 
-    private static async Task CloseQuietlyAsync(IConnection connection)
+    /// <summary>Closes and disposes a connection, ignoring that it may be gone already. Shared with the consumer.</summary>
+    internal static async Task CloseQuietlyAsync(IConnection connection)
     {
         try
         {
