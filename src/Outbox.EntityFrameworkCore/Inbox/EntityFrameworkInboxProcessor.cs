@@ -55,7 +55,10 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             }
             catch (Exception ex)
             {
-                return state.HandlerStarted ? InboxOutcome.Failed(ex, retryable: true) : InboxOutcome.Unavailable(ex);
+                // A database that went away (restart, failover, dropped connection) is not the message's fault, even
+                // when it happens after the handler ran (in SaveChanges or the commit): such an attempt must not count
+                // towards the message's dead-lettering. Everything was rolled back either way.
+                return state.HandlerStarted && !IsTransientDatabaseFailure(ex) ? InboxOutcome.Failed(ex, retryable: true) : InboxOutcome.Unavailable(ex);
             }
         }
     }
@@ -186,6 +189,27 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return InboxOutcome.DeadLettered(state.Reason);
         }
+    }
+
+    /// <summary>Whether <paramref name="exception"/> (or one it wraps) says the database connection failed, not the handler.</summary>
+    internal static bool IsTransientDatabaseFailure(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is System.Data.Common.DbException { IsTransient: true } or System.Net.Sockets.SocketException or IOException or TimeoutException)
+            {
+                return true;
+            }
+
+            // SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, crash, restart).
+            if (e is System.Data.Common.DbException { SqlState: { } state }
+                && (state.StartsWith("08", StringComparison.Ordinal) || state.StartsWith("57P", StringComparison.Ordinal)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void CheckConsumer(string name)

@@ -25,6 +25,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     private readonly IInboxReceiver _receiver;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private Session? _session;
     private int _inFlight;
     private int _lostSettlements;
     private TaskCompletionSource _drained = NewDrained();
@@ -106,6 +107,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         {
             await RabbitMqTopology.DeclareAsync(connection, _options, stoppingToken).ConfigureAwait(false);
             var ended = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _session = new Session(ended, processing);
             connection.ConnectionShutdownAsync += (_, e) =>
             {
                 ended.TrySetResult($"connection closed: {e.ReplyCode} {e.ReplyText}");
@@ -262,7 +264,11 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             }
             else
             {
-                await channel.BasicNackAsync(delivery.Tag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
+                // The inbox could not record an outcome (its database is down). A nack would put this delivery back
+                // behind the later messages of its key this session already holds, and they would be processed first.
+                // Instead stop processing and end the session: the broker puts every unacknowledged delivery back in
+                // its original order, and the next session (after ReconnectInterval) starts from them.
+                Volatile.Read(ref _session)?.End("the inbox could not record an outcome: every unacknowledged delivery goes back to the queue in order");
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -286,6 +292,25 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     }
 
     private readonly record struct Delivery(IncomingMessage Message, ulong Tag);
+
+    /// <summary>The current session's end signal and processing token.</summary>
+    private sealed class Session(TaskCompletionSource<string> ended, CancellationTokenSource processing)
+    {
+        public void End(string reason)
+        {
+            if (ended.TrySetResult(reason))
+            {
+                try
+                {
+                    processing.Cancel(); // in-flight and queued deliveries stay unacknowledged
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The session is already over.
+                }
+            }
+        }
+    }
 
     private sealed class Lanes(System.Threading.Channels.ChannelWriter<Delivery>[] writers, Task workers)
     {

@@ -59,8 +59,9 @@ public static class ProducerRole
 
     public static string CustomerOf(long orderId, int customers) => "c" + (orderId * 2654435761L % customers);
 
+    // Deterministic per seed (HashCode.Combine is randomized per process, so it would not reproduce a run).
     public static bool IsPoison(long orderId, ChaosOptions options) =>
-        options.PoisonRate > 0 && new Random(HashCode.Combine(options.RunId, orderId)).NextDouble() < options.PoisonRate;
+        options.PoisonRate > 0 && new Random(unchecked((options.Seed * 1_000_003) + (int)orderId)).NextDouble() < options.PoisonRate;
 
     private static async Task<int> CommitAsync(DbContextOptions<OrdersDb> contextOptions, Order order, ChaosOptions options, CancellationToken cancellationToken)
     {
