@@ -68,6 +68,27 @@ public sealed class BenchOptions
     /// <summary>drain: how many times the measured runs are repeated (medians are reported).</summary>
     public int Repeat { get; private set; } = 1;
 
+    /// <summary>rabbitmq: the consumer's concurrent lanes (<c>ConcurrentMessages</c>).</summary>
+    public int Lanes { get; private set; } = 8;
+
+    /// <summary>rabbitmq: the consumer's prefetch count; <see langword="null"/> = enough for every lane's batches.</summary>
+    public int? Prefetch { get; private set; }
+
+    /// <summary>rabbitmq: inbox messages per transaction; <see langword="null"/> = the library default.</summary>
+    public int? InboxBatch { get; private set; }
+
+    /// <summary>rabbitmq: the broker's amqp:// URI; <see langword="null"/> = find or start one as the tests do.</summary>
+    public Uri? Amqp { get; private set; }
+
+    /// <summary>xmin: how long the other session keeps its transaction (and snapshot) open, in seconds.</summary>
+    public double HoldSeconds { get; private set; } = 180;
+
+    /// <summary>soak: the most messages the producer lets wait in the outbox.</summary>
+    public int Backlog { get; private set; } = 200_000;
+
+    /// <summary>soak: messages per reported segment.</summary>
+    public int ReportEvery { get; private set; } = 1_000_000;
+
     /// <summary>How long a phase may take before the run is declared failed.</summary>
     public double TimeoutSeconds { get; private set; } = 600;
 
@@ -82,7 +103,9 @@ public sealed class BenchOptions
         Scenarios:
           drain    pre-fill N messages, start D dispatcher hosts, time until the outbox is empty
           steady   P producers commit order + message at R/s for S seconds; commit-to-delivery latency
-          (planned: rabbitmq, soak, xmin)
+          rabbitmq PostgreSQL/SQLite outbox -> RabbitMQ (confirms) -> consumer with the EF inbox; N messages end to end
+          soak     sustained load over N messages (default 10M): throughput, table/index size, dead tuples per segment
+          xmin     steady load with and without another session holding a transaction open; claim latency
 
         Options:
           --provider postgres|sqlite   database (default postgres)
@@ -91,7 +114,7 @@ public sealed class BenchOptions
           --connection-options <kv>    keywords appended to the connection string, e.g. "Max Auto Prepare=20"
           --pg-setting <name=value>    postgresql.conf setting of the throwaway cluster (repeatable)
           --pg-fillfactor N            experiment: ALTER the outbox table's fillfactor (the model says 70)
-          --messages N                 drain: messages to pre-fill (default 100000)
+          --messages N                 drain/rabbitmq: messages to pre-fill (default 100000); soak: total (default 10M)
           --dispatchers D              dispatcher hosts, each with its own store and pool (default 1)
           --concurrency C              dispatcher loops per host (default: library default)
           --batch B                    claim batch size (default: library default)
@@ -102,8 +125,15 @@ public sealed class BenchOptions
           --repeat K                   drain: alternate the library and ceiling runs K times, report medians (default 1)
           --producers P                steady: producer tasks (default 16)
           --rate R                     steady: total commits per second (default 1500)
-          --seconds S                  steady: measured seconds (default 20)
+          --seconds S                  steady: measured seconds (default 20); xmin: each phase (default: --hold)
           --wakeup on|off              steady: in-process wake-up via UseOutbox(sp) (default on)
+          --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8)
+          --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
+          --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
+          --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
+          --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
+          --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
+          --report-every N             soak: messages per reported segment (default 1000000)
           --keys none|unique|N         partition keys: none (default), one per message, or N keys in turn
           --no-warmup                  skip the unmeasured warm-up
           --timeout <s>                fail a phase that takes longer (default 600)
@@ -228,6 +258,30 @@ public sealed class BenchOptions
                     break;
                 case "--naive-messages":
                     options.NaiveMessages = Int(name, Value(), 1, 100_000_000);
+                    break;
+                case "--lanes":
+                    options.Lanes = Int(name, Value(), 1, 256);
+                    break;
+                case "--prefetch":
+                    options.Prefetch = Int(name, Value(), 1, 65_535);
+                    break;
+                case "--inbox-batch":
+                    options.InboxBatch = Int(name, Value(), 1, 10_000);
+                    break;
+                case "--amqp":
+                    var amqp = Value();
+                    options.Amqp = Uri.TryCreate(amqp, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps"
+                        ? uri
+                        : throw new BenchOptionsException($"Option --amqp: '{amqp}' is not an amqp:// or amqps:// URI.");
+                    break;
+                case "--hold":
+                    options.HoldSeconds = Double(name, Value(), 1, 86_400);
+                    break;
+                case "--backlog":
+                    options.Backlog = Int(name, Value(), 1_000, 100_000_000);
+                    break;
+                case "--report-every":
+                    options.ReportEvery = Int(name, Value(), 1_000, 100_000_000);
                     break;
                 case "--baseline":
                     NoValue();
