@@ -8,7 +8,9 @@ namespace Outbox.EntityFrameworkCore;
 /// The inbox on EF Core. Per attempt, in a new DI scope with the consumer's own <typeparamref name="TContext"/>, under the
 /// context's execution strategy: begin → <c>INSERT ... ON CONFLICT DO NOTHING</c> the inbox row → 0 rows means a
 /// duplicate (commit, skip the handler) → else run the handler with that same context → <c>SaveChanges</c> → commit.
-/// A handler exception rolls everything back, the inbox row included, so a retry starts clean.
+/// A handler exception rolls everything back, the inbox row included, so a retry starts clean. A batch
+/// (<see cref="InboxConsumerOptions.MaxBatchSize"/>) does the same for several messages in one scope, context and
+/// transaction: each message's insert, handler and <c>SaveChanges</c> in turn, one commit at the end.
 /// </summary>
 internal sealed class EntityFrameworkInboxProcessor<TContext>(
     string consumerName,
@@ -79,38 +81,121 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         }
     }
 
+    public async Task<IReadOnlyList<InboxOutcome>?> ProcessBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        CheckConsumer(consumer);
+        var read = new InboxMessage[messages.Count];
+        for (var i = 0; i < read.Length; i++)
+        {
+            if (!InboxMessageReader.TryRead(consumer, messages[i], registry, serializer, out read[i], out _))
+            {
+                return null; // poison: dead-lettered by the one-by-one path
+            }
+        }
+
+        var scope = scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var context = scope.ServiceProvider.GetRequiredService<TContext>();
+            var now = timeProvider.GetUtcNow();
+            var attempts = new Attempt[read.Length];
+            for (var i = 0; i < attempts.Length; i++)
+            {
+                attempts[i] = new Attempt(this, scope.ServiceProvider, read[i], messages[i].ReceivedAt ?? now) { AcceptGap = messages[i].AcceptGap, Context = context };
+            }
+
+            try
+            {
+                return await context.Database.CreateExecutionStrategy()
+                    .ExecuteAsync(attempts, static (_, a, ct) => a[0].Processor.ProcessBatchOnceAsync(a, ct), verifySucceeded: null, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception)
+            {
+                // A handler, the store or the commit failed: everything was rolled back. The one-by-one path retries each
+                // message and tells the handler's failures from the store's.
+                return null;
+            }
+        }
+    }
+
     private async Task<InboxOutcome> ProcessOnceAsync(Attempt state, CancellationToken cancellationToken)
+    {
+        var context = state.Context!;
+        context.ChangeTracker.Clear(); // a retry of the execution strategy starts from nothing
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            var outcome = await ProcessInTransactionAsync(state, cancellationToken).ConfigureAwait(false);
+            if (outcome.Kind == InboxOutcomeKind.OutOfOrder)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false); // the inbox row goes too
+                return outcome;
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return outcome;
+        }
+    }
+
+    private async Task<IReadOnlyList<InboxOutcome>?> ProcessBatchOnceAsync(Attempt[] batch, CancellationToken cancellationToken)
+    {
+        var context = batch[0].Context!;
+        context.ChangeTracker.Clear();
+        var outcomes = new InboxOutcome[batch.Length];
+        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                outcomes[i] = await ProcessInTransactionAsync(batch[i], cancellationToken).ConfigureAwait(false);
+                if (outcomes[i].Kind == InboxOutcomeKind.OutOfOrder)
+                {
+                    await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                    return null;
+                }
+
+                context.ChangeTracker.Clear(); // saved: the next handler starts from a clean context, as it would alone
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return outcomes;
+        }
+    }
+
+    /// <summary>
+    /// Inside the caller's transaction: <c>INSERT ... ON CONFLICT DO NOTHING</c> the inbox row (0 rows: a duplicate,
+    /// the handler is skipped), the order check, the handler, <c>SaveChanges</c>. Returns Duplicate, OutOfOrder (the
+    /// caller must roll back) or Processed; a handler or database failure throws.
+    /// </summary>
+    private async Task<InboxOutcome> ProcessInTransactionAsync(Attempt state, CancellationToken cancellationToken)
     {
         var context = state.Context!;
         var tables = _tables ??= InboxTables.From(context);
         state.HandlerStarted = false;
-        context.ChangeTracker.Clear(); // a retry of the execution strategy starts from nothing
-
-        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using (transaction.ConfigureAwait(false))
+        var inserted = await context.Database.ExecuteSqlRawAsync(
+            tables.InsertProcessed,
+            [consumerName, state.Message.Id, state.ReceivedAt.UtcDateTime, timeProvider.GetUtcNow().UtcDateTime],
+            cancellationToken).ConfigureAwait(false);
+        if (inserted == 0)
         {
-            var inserted = await context.Database.ExecuteSqlRawAsync(
-                tables.InsertProcessed,
-                [consumerName, state.Message.Id, state.ReceivedAt.UtcDateTime, timeProvider.GetUtcNow().UtcDateTime],
-                cancellationToken).ConfigureAwait(false);
-            if (inserted == 0)
-            {
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return InboxOutcome.Duplicate;
-            }
-
-            if (await CheckOrderAsync(context, tables, state, cancellationToken).ConfigureAwait(false) is { } outOfOrder)
-            {
-                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false); // the inbox row goes too
-                return outOfOrder;
-            }
-
-            state.HandlerStarted = true;
-            await state.Message.Handler.InvokeAsync(state.Services, state.Message.Payload, state.Message.Context, cancellationToken).ConfigureAwait(false);
-            await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return InboxOutcome.Processed;
+            return InboxOutcome.Duplicate;
         }
+
+        if (await CheckOrderAsync(context, tables, state, cancellationToken).ConfigureAwait(false) is { } outOfOrder)
+        {
+            return outOfOrder;
+        }
+
+        state.HandlerStarted = true;
+        await state.Message.Handler.InvokeAsync(state.Services, state.Message.Payload, state.Message.Context, cancellationToken).ConfigureAwait(false);
+        await context.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        return InboxOutcome.Processed;
     }
 
     /// <summary>

@@ -17,7 +17,9 @@ public sealed class RabbitMqConsumerOptions
     public string Queue { get; set; } = "";
 
     /// <summary>
-    /// How many unacknowledged messages the broker sends ahead (<c>basic.qos</c>).
+    /// How many unacknowledged messages the broker sends ahead (<c>basic.qos</c>). With inbox batching
+    /// (<c>InboxConsumerOptions.MaxBatchSize</c>), batches are made of prefetched messages: for full batches allow at
+    /// least <see cref="ConcurrentMessages"/> × MaxBatchSize, better twice that so the next batch is already there.
     /// <value>The default value is 32.</value>
     /// </summary>
     [Range(1, 65_535)]

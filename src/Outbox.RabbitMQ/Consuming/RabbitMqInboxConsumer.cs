@@ -9,7 +9,8 @@ namespace Outbox.RabbitMQ;
 /// <summary>
 /// Consumes one queue for one consumer with manual acknowledgements and feeds each delivery to the inbox
 /// (<see cref="IInboxReceiver"/>): acknowledged once the inbox has an outcome (processed, duplicate, dead-lettered),
-/// requeued when it has none. One "session" is a connection, a channel and a consumer; when any of them ends (broker
+/// requeued when it has none. Deliveries that wait in a lane are handed to the inbox together, which processes them in
+/// one transaction when <see cref="InboxConsumerOptions.MaxBatchSize"/> allows. One "session" is a connection, a channel and a consumer; when any of them ends (broker
 /// restart, network, channel error, consumer cancelled by the broker) the session is torn down and a new one started
 /// after a pause. Unacknowledged deliveries go back to the queue with the old channel and come again, flagged
 /// redelivered; the inbox skips those it already processed.
@@ -23,6 +24,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     private readonly RabbitMqOptions _options;
     private readonly IOptionsMonitor<RabbitMqConsumerOptions> _consumerOptions;
     private readonly IInboxReceiver _receiver;
+    private readonly IOptionsMonitor<InboxConsumerOptions> _inboxOptions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private Session? _session;
@@ -36,6 +38,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         IOptions<RabbitMqOptions> options,
         IOptionsMonitor<RabbitMqConsumerOptions> consumerOptions,
         IInboxReceiver receiver,
+        IOptionsMonitor<InboxConsumerOptions> inboxOptions,
         TimeProvider timeProvider,
         ILogger<RabbitMqInboxConsumer> logger)
     {
@@ -44,6 +47,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         _options = options.Value;
         _consumerOptions = consumerOptions;
         _receiver = receiver;
+        _inboxOptions = inboxOptions;
         _time = timeProvider;
         _logger = logger;
     }
@@ -130,7 +134,12 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             };
             await channel.BasicQosAsync(0, (ushort)settings.PrefetchCount, global: false, stoppingToken).ConfigureAwait(false);
 
-            var lanes = settings.ConcurrentMessages > 1 ? StartLanes(channel, settings.ConcurrentMessages, processing.Token) : null;
+            // With one lane and no batching, deliveries are processed in the client's callback; otherwise they are queued
+            // to lanes, from which a lane worker takes what has waited as one batch.
+            var batchSize = _inboxOptions.Get(_consumer).MaxBatchSize;
+            var lanes = settings.ConcurrentMessages > 1 || batchSize > 1
+                ? StartLanes(channel, settings.ConcurrentMessages, batchSize, processing.Token)
+                : null;
             laneWorkers = lanes?.Workers;
             var consumer = new AsyncEventingBasicConsumer(channel);
             consumer.ReceivedAsync += (_, delivery) => OnReceivedAsync(channel, delivery, lanes, processing.Token);
@@ -192,7 +201,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
 
         if (lanes is null)
         {
-            await HandleAsync(channel, new Delivery(message, delivery.DeliveryTag), processing).ConfigureAwait(false);
+            await HandleAsync(channel, [new Delivery(message, delivery.DeliveryTag)], processing).ConfigureAwait(false);
             return;
         }
 
@@ -206,26 +215,41 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         }
     }
 
-    private Lanes StartLanes(IChannel channel, int count, CancellationToken processing)
+    private Lanes StartLanes(IChannel channel, int count, int batchSize, CancellationToken processing)
     {
         var queues = Enumerable.Range(0, count)
             .Select(_ => System.Threading.Channels.Channel.CreateUnbounded<Delivery>(new() { SingleReader = true, SingleWriter = true }))
             .ToArray();
         var workers = queues.Select(queue => Task.Run(async () =>
         {
-            // Bounded by the prefetch count: the broker sends no more than that many unacknowledged deliveries.
+            // Bounded by the prefetch count: the broker sends no more than that many unacknowledged deliveries. What has
+            // queued up in the lane meanwhile is taken as one batch (up to the inbox's MaxBatchSize).
+            var batch = new List<Delivery>(batchSize);
             while (await queue.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                while (queue.Reader.TryRead(out var item))
+                while (batch.Count < batchSize && queue.Reader.TryRead(out var item))
                 {
-                    if (processing.IsCancellationRequested || !channel.IsOpen)
-                    {
-                        Settled(); // left unacknowledged: the broker redelivers it once the channel is closed
-                        continue;
-                    }
-
-                    await HandleAsync(channel, item, processing).ConfigureAwait(false);
+                    batch.Add(item);
                 }
+
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                if (processing.IsCancellationRequested || !channel.IsOpen)
+                {
+                    foreach (var _ in batch)
+                    {
+                        Settled(); // left unacknowledged: the broker redelivers them once the channel is closed
+                    }
+                }
+                else
+                {
+                    await HandleAsync(channel, batch.ToArray(), processing).ConfigureAwait(false);
+                }
+
+                batch.Clear();
             }
         }, CancellationToken.None)).ToArray();
         processing.Register(() =>
@@ -238,48 +262,62 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
         return new Lanes(queues.Select(q => q.Writer).ToArray(), Task.WhenAll(workers));
     }
 
-    private async Task HandleAsync(IChannel channel, Delivery delivery, CancellationToken processing)
+    /// <summary>
+    /// Runs deliveries that waited in one lane, in order, through the inbox (together, when the consumer's
+    /// <see cref="InboxConsumerOptions.MaxBatchSize"/> allows) and acknowledges each one the inbox has an outcome for.
+    /// </summary>
+    private async Task HandleAsync(IChannel channel, IReadOnlyList<Delivery> deliveries, CancellationToken processing)
     {
-        var message = delivery.Message;
+        var settled = 0;
         try
         {
-            ReceiveDisposition disposition;
+            IReadOnlyList<ReceiveDisposition> dispositions;
             try
             {
-                disposition = await _receiver.ReceiveAsync(_consumer, message, processing).ConfigureAwait(false);
+                dispositions = await _receiver.ReceiveBatchAsync(_consumer, deliveries.Select(d => d.Message).ToArray(), processing).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (processing.IsCancellationRequested)
             {
-                return; // left unacknowledged: the broker redelivers it when the channel closes
+                return; // left unacknowledged: the broker redelivers them when the channel closes
             }
             catch (Exception ex)
             {
-                RabbitMqLog.ReceiveFailed(_logger, ex, _consumer, message.MessageId);
-                disposition = ReceiveDisposition.Requeue;
+                RabbitMqLog.ReceiveFailed(_logger, ex, _consumer, deliveries[0].Message.MessageId);
+                dispositions = [.. deliveries.Select(_ => ReceiveDisposition.Requeue)];
             }
 
-            if (disposition == ReceiveDisposition.Acknowledge)
+            for (; settled < deliveries.Count; settled++)
             {
-                await channel.BasicAckAsync(delivery.Tag, multiple: false, CancellationToken.None).ConfigureAwait(false);
+                var delivery = deliveries[settled];
+                if (dispositions[settled] != ReceiveDisposition.Acknowledge)
+                {
+                    // The inbox could not record an outcome (its database is down). A nack would put this delivery back
+                    // behind the later messages of its key this session already holds, and they would be processed
+                    // first. Instead stop processing and end the session: the broker puts every unacknowledged delivery
+                    // back in its original order, and the next session (after ReconnectInterval) starts from them.
+                    Volatile.Read(ref _session)?.End("the inbox could not record an outcome: every unacknowledged delivery goes back to the queue in order");
+                    break;
+                }
+
+                try
+                {
+                    await channel.BasicAckAsync(delivery.Tag, multiple: false, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // The channel went away after the inbox committed: the broker will redeliver, the inbox will skip it.
+                    Interlocked.Add(ref _lostSettlements, deliveries.Count - settled);
+                    RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.Tag, delivery.Message.MessageId);
+                    break;
+                }
             }
-            else
-            {
-                // The inbox could not record an outcome (its database is down). A nack would put this delivery back
-                // behind the later messages of its key this session already holds, and they would be processed first.
-                // Instead stop processing and end the session: the broker puts every unacknowledged delivery back in
-                // its original order, and the next session (after ReconnectInterval) starts from them.
-                Volatile.Read(ref _session)?.End("the inbox could not record an outcome: every unacknowledged delivery goes back to the queue in order");
-            }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // The channel went away after the inbox committed: the broker will redeliver, the inbox will skip it.
-            Interlocked.Increment(ref _lostSettlements);
-            RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.Tag, message.MessageId);
         }
         finally
         {
-            Settled();
+            foreach (var _ in deliveries)
+            {
+                Settled();
+            }
         }
     }
 

@@ -62,6 +62,7 @@ public static class OutboxRabbitMqBuilderExtensions
                 sp.GetRequiredService<IOptions<RabbitMqOptions>>(),
                 sp.GetRequiredService<IOptionsMonitor<RabbitMqConsumerOptions>>(),
                 sp.GetRequiredService<IInboxReceiver>(),
+                sp.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>(),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILogger<RabbitMqInboxConsumer>>()));
             services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<RabbitMqInboxConsumer>(name));

@@ -16,6 +16,19 @@ public interface IInboxProcessor
     Task<InboxOutcome> ProcessAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Processes <paramref name="messages"/> together, all or nothing, in delivery order: one transaction that records
+    /// each message and runs its handler (a message already handled is skipped as a duplicate). Returns one outcome per
+    /// message, each <see cref="InboxOutcome.Processed"/> or <see cref="InboxOutcome.Duplicate"/>, when the batch
+    /// committed; returns <see langword="null"/> when it did not (a poison message, a failing handler, a message out of
+    /// order, a store failure): then nothing of the batch was kept and the caller processes the messages one at a time
+    /// with <see cref="ProcessAsync"/>. Throws <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled. The default implementation does not batch: it returns
+    /// <see langword="null"/>. A decorator must forward this method too, or batching silently turns off.
+    /// </summary>
+    Task<IReadOnlyList<InboxOutcome>?> ProcessBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<InboxOutcome>?>(null);
+
+    /// <summary>
     /// Writes <paramref name="message"/> to the inbox dead-letter table with <paramref name="reason"/>, in a transaction
     /// of its own that also marks the id as handled, so a redelivery is skipped. Returns
     /// <see cref="InboxOutcome.Duplicate"/> when the id was already handled.

@@ -24,4 +24,34 @@ public interface IInboxReceiver
     /// transport should then leave the message to be redelivered.
     /// </summary>
     Task<ReceiveDisposition> ReceiveAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Processes several deliveries of <paramref name="consumer"/> that are waiting in order (for one key or lane),
+    /// together when the consumer allows it (<see cref="InboxConsumerOptions.MaxBatchSize"/>): one transaction for all,
+    /// falling back to <see cref="ReceiveAsync"/> one at a time when the batch fails. Returns one disposition per
+    /// message, in order. Once a message must be requeued, the ones after it are not processed and are returned as
+    /// <see cref="ReceiveDisposition.Requeue"/> too, so that a transport that keeps order can hand them all back.
+    /// The default implementation calls <see cref="ReceiveAsync"/> for each message in turn.
+    /// </summary>
+    Task<IReadOnlyList<ReceiveDisposition>> ReceiveBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken) =>
+        ReceiveOneByOneAsync(this, consumer, messages, cancellationToken);
+
+    /// <summary>
+    /// <see cref="ReceiveAsync"/> for each message in turn; once one must be requeued, the rest are not processed and
+    /// are requeued too.
+    /// </summary>
+    internal static async Task<IReadOnlyList<ReceiveDisposition>> ReceiveOneByOneAsync(
+        IInboxReceiver receiver, string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var dispositions = new ReceiveDisposition[messages.Count];
+        var requeue = false;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            dispositions[i] = requeue ? ReceiveDisposition.Requeue : await receiver.ReceiveAsync(consumer, messages[i], cancellationToken).ConfigureAwait(false);
+            requeue |= dispositions[i] == ReceiveDisposition.Requeue;
+        }
+
+        return dispositions;
+    }
 }

@@ -51,6 +51,19 @@ public sealed class InboxConsumerOptions
     public Func<Exception, bool> ShouldRetry { get; set; } = static _ => true;
 
     /// <summary>
+    /// How many received messages may be processed together in one database transaction, when a transport has several
+    /// waiting (RabbitMQ: in one lane). A batch shares one DI scope, one <c>DbContext</c> and one commit, which saves a
+    /// transaction (and its disk flush) per message; each handler still runs and saves on its own, in delivery order.
+    /// If any message of a batch fails (its handler throws, it comes out of order, the commit fails), the whole batch
+    /// is rolled back and its messages are processed again one by one, each with its own retries and dead-lettering:
+    /// the handlers of the healthy messages then run a second time, so anything they do outside the transaction must
+    /// be safe to repeat (as it must be for retries anyway). 1 processes every message alone.
+    /// <value>The default value is 1.</value>
+    /// </summary>
+    [Range(1, 1_000)]
+    public int MaxBatchSize { get; set; } = 1;
+
+    /// <summary>
     /// For handlers that enforce order: how long a message that arrived ahead of its predecessor keeps being handed
     /// back before it is processed anyway (the gap is then counted and logged: its predecessor was most likely
     /// dead-lettered upstream).

@@ -134,6 +134,63 @@ internal sealed class InboxReceiver(
         }
     }
 
+    public async Task<IReadOnlyList<ReceiveDisposition>> ReceiveBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(consumer);
+        ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Count < 2 || options.Get(consumer).MaxBatchSize < 2)
+        {
+            return await IInboxReceiver.ReceiveOneByOneAsync(this, consumer, messages, cancellationToken).ConfigureAwait(false);
+        }
+
+        var processor = services.GetRequiredKeyedService<IInboxProcessor>(consumer);
+        var batch = new IncomingMessage[messages.Count];
+        var activities = new System.Diagnostics.Activity?[messages.Count];
+        try
+        {
+            var now = timeProvider.GetUtcNow();
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var message = messages[i] ?? throw new ArgumentException("The batch holds a null message.", nameof(messages));
+                batch[i] = message with { ReceivedAt = message.ReceivedAt ?? now, DeliveryAttempt = 1 };
+                activities[i] = OutboxTelemetry.StartConsumerActivity(
+                    consumer, message.MessageType ?? "unknown", InboxMessageReader.TryReadId(message, out var id) ? id : Guid.Empty, message.TraceParent);
+            }
+
+            var outcomes = await processor.ProcessBatchAsync(consumer, batch, cancellationToken).ConfigureAwait(false);
+            if (outcomes is not null && outcomes.Count == batch.Length && outcomes.All(o => o.Kind is InboxOutcomeKind.Processed or InboxOutcomeKind.Duplicate))
+            {
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    if (outcomes[i].Kind == InboxOutcomeKind.Processed)
+                    {
+                        OutboxTelemetry.RecordInboxProcessed(consumer);
+                        ForgetGap(consumer, batch[i]);
+                    }
+                    else
+                    {
+                        InboxLog.Duplicate(logger, consumer, batch[i].MessageId);
+                        OutboxTelemetry.RecordInboxDuplicate(consumer);
+                        activities[i]?.SetTag("outbox.inbox.duplicate", true);
+                    }
+                }
+
+                return Enumerable.Repeat(ReceiveDisposition.Acknowledge, batch.Length).ToArray();
+            }
+        }
+        finally
+        {
+            foreach (var activity in activities)
+            {
+                activity?.Dispose();
+            }
+        }
+
+        // Something in the batch failed and nothing was kept: each message again on its own, with its own retries.
+        InboxLog.BatchFellBack(logger, consumer, batch.Length);
+        return await IInboxReceiver.ReceiveOneByOneAsync(this, consumer, messages, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<ReceiveDisposition> RequeueAsync(string consumer, IncomingMessage message, Exception error, InboxConsumerOptions settings, CancellationToken cancellationToken)
     {
         // Hold the message a little so a broker redelivery does not spin against a database that is down.

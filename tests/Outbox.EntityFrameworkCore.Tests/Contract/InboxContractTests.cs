@@ -52,6 +52,7 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
                 o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
                 o.RetryMaxDelay = TimeSpan.FromMilliseconds(40);
                 o.RequeueDelay = TimeSpan.Zero;
+                o.MaxBatchSize = 16;
             }));
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
     }
@@ -320,6 +321,103 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
         var left = await check.Set<InboxRecord>().ToListAsync(Ct);
         Assert.Equal(3, left.Count);
         Assert.All(left, r => Assert.True(r.ReceivedAt > now.AddDays(-7)));
+    }
+
+    // ---- Batches (MaxBatchSize) -------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task ProcessBatch_HealthyMessages_AllCommitWithTheirHandlerWrites()
+    {
+        var batch = Enumerable.Range(1, 5).Select(i => Message(new AccountCredited($"batch-{i}", i))).ToArray();
+
+        var outcomes = await Processor.ProcessBatchAsync(Consumer, batch, Ct);
+
+        Assert.NotNull(outcomes);
+        Assert.Equal(5, outcomes.Count);
+        Assert.All(outcomes, o => Assert.Equal(InboxOutcomeKind.Processed, o.Kind));
+        Assert.Equal(5, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(batch.Select(m => Guid.Parse(m.MessageId!)).Order(), (await check.Ledger.Select(e => e.MessageId).ToListAsync(Ct)).Order());
+        Assert.Equal(5, await check.Set<InboxRecord>().CountAsync(r => r.ProcessedAt != null, Ct));
+    }
+
+    [Fact]
+    public async Task ProcessBatch_AlreadyProcessedAndRepeatedMessages_AreSkippedAsDuplicates()
+    {
+        var done = Message(new AccountCredited("dup-1", 1));
+        var fresh = Message(new AccountCredited("dup-2", 2));
+        var other = Message(new AccountCredited("dup-3", 3));
+        Assert.Equal(InboxOutcomeKind.Processed, (await Processor.ProcessAsync(Consumer, done, Ct)).Kind);
+
+        var outcomes = await Processor.ProcessBatchAsync(Consumer, [done, fresh, fresh with { Redelivered = true }, other], Ct);
+
+        Assert.NotNull(outcomes);
+        Assert.Equal(
+            [InboxOutcomeKind.Duplicate, InboxOutcomeKind.Processed, InboxOutcomeKind.Duplicate, InboxOutcomeKind.Processed],
+            outcomes.Select(o => o.Kind));
+        Assert.Equal(3, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(3, await check.Ledger.CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ProcessBatch_OneHandlerFails_NothingOfTheBatchIsKept()
+    {
+        Behaviour.FailAccount = "fail-2";
+        var batch = new[] { Message(new AccountCredited("fail-1", 1)), Message(new AccountCredited("fail-2", 2)), Message(new AccountCredited("fail-3", 3)) };
+
+        Assert.Null(await Processor.ProcessBatchAsync(Consumer, batch, Ct));
+
+        // fail-1's handler had saved its entry before fail-2 threw: one transaction, so it is gone too.
+        Assert.Equal(2, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(0, await check.Ledger.CountAsync(Ct));
+        Assert.Equal(0, await check.Set<InboxRecord>().CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ProcessBatch_PoisonMessage_RunsNoHandlerAndKeepsNothing()
+    {
+        var poison = Message(new AccountCredited("poison", 1)) with { MessageType = "Some.Other.Type" };
+
+        Assert.Null(await Processor.ProcessBatchAsync(Consumer, [Message(new AccountCredited("fine", 1)), poison], Ct));
+
+        Assert.Equal(0, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(0, await check.Set<InboxRecord>().CountAsync(Ct));
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_OneMessageAlwaysFails_TheOthersAreProcessedOnceAndItIsDeadLettered()
+    {
+        Behaviour.FailAccount = "bad";
+        var good1 = Message(new AccountCredited("good-1", 1));
+        var bad = Message(new AccountCredited("bad", 2));
+        var good2 = Message(new AccountCredited("good-2", 3));
+
+        var dispositions = await Receiver.ReceiveBatchAsync(Consumer, [good1, bad, good2], Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge], dispositions);
+        // The batch ran good-1 and bad, then each alone: good-1 once more, bad 3 times (MaxAttempts), good-2 once.
+        Assert.Equal(7, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(["good-1", "good-2"], (await check.Ledger.Select(e => e.Account).ToListAsync(Ct)).Order());
+        var dead = Assert.Single(await check.Set<InboxDeadLetterRecord>().ToListAsync(Ct));
+        Assert.Equal(bad.MessageId, dead.MessageId);
+        Assert.Equal(3, dead.Attempts);
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_HealthyMessages_EachHandlerRunsOnceAndAllAreAcknowledged()
+    {
+        var batch = Enumerable.Range(1, 4).Select(i => Message(new AccountCredited($"tx-{i}", i))).ToArray();
+
+        var dispositions = await Receiver.ReceiveBatchAsync(Consumer, batch, Ct);
+
+        Assert.All(dispositions, d => Assert.Equal(ReceiveDisposition.Acknowledge, d));
+        Assert.Equal(4, Behaviour.Invocations); // no fallback: every handler ran exactly once
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(4, await check.Ledger.CountAsync(Ct));
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------

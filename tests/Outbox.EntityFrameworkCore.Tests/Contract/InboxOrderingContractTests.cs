@@ -38,6 +38,7 @@ public abstract class InboxOrderingContractTests<TFixture>(TFixture fixture) : I
             {
                 o.OrderRetryDelay = TimeSpan.Zero;
                 o.OrderGapTimeout = TimeSpan.FromMilliseconds(300);
+                o.MaxBatchSize = 10;
             }));
         _services = services.BuildServiceProvider();
     }
@@ -91,6 +92,32 @@ public abstract class InboxOrderingContractTests<TFixture>(TFixture fixture) : I
         // The late predecessor, if it ever comes, is processed (a reorder, counted) rather than lost.
         Assert.Equal(ReceiveDisposition.Acknowledge, await Receiver.ReceiveAsync(Consumer, Keyed("a", 2, amount: 2), Ct));
         Assert.Equal([1L, 2L, 3L, 10L], await LedgerAsync());
+    }
+
+    [Fact]
+    public async Task ProcessBatch_MessageAheadOfItsPredecessor_KeepsNothingThenTheCompleteRunCommitsInOrder()
+    {
+        var processor = _services!.GetRequiredKeyedService<IInboxProcessor>(Consumer);
+
+        // Within a batch each message sees the sequence its predecessor raised in the same transaction.
+        Assert.Null(await processor.ProcessBatchAsync(Consumer, [Keyed("k", 1, amount: 1), Keyed("k", 2, amount: 2), Keyed("k", 4, amount: 4)], Ct));
+        Assert.Empty(await LedgerAsync()); // all or nothing: 1 and 2 were rolled back with the early 4
+
+        var outcomes = await processor.ProcessBatchAsync(Consumer, [Keyed("k", 1, amount: 1), Keyed("k", 2, amount: 2), Keyed("k", 3, amount: 3)], Ct);
+        Assert.NotNull(outcomes);
+        Assert.All(outcomes, o => Assert.Equal(InboxOutcomeKind.Processed, o.Kind));
+        Assert.Equal([1L, 2L, 3L], await LedgerAsync());
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_MessageAheadOfItsPredecessor_EarlierOnesAreAcknowledgedAndItAndTheRestAreHandedBack()
+    {
+        var dispositions = await Receiver.ReceiveBatchAsync(Consumer, [Keyed("r", 1, amount: 1), Keyed("r", 3, amount: 3), Keyed("s", 1, amount: 10)], Ct);
+
+        // The batch fell back to one by one: 1 is processed, 3 is early and handed back, and the message after it is
+        // not processed so the transport can give all of them back in order.
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Requeue, ReceiveDisposition.Requeue], dispositions);
+        Assert.Equal([1L], await LedgerAsync());
     }
 
     private async Task<List<long>> LedgerAsync()

@@ -75,6 +75,9 @@ public sealed class HandlerBehaviour
 
     public bool AlwaysFail { get; set; }
 
+    /// <summary>Every message for this account throws after writing.</summary>
+    public string? FailAccount { get; set; }
+
     public bool Publish { get; set; }
 
     public TimeSpan Delay { get; set; }
@@ -89,7 +92,8 @@ public sealed class HandlerBehaviour
         LastContext = context;
     }
 
-    public bool ShouldFail() => AlwaysFail || Interlocked.Decrement(ref _failuresLeft) >= 0;
+    public bool ShouldFail(string account) =>
+        AlwaysFail || string.Equals(account, FailAccount, StringComparison.Ordinal) || Interlocked.Decrement(ref _failuresLeft) >= 0;
 }
 
 /// <summary>Writes a ledger entry (saved, so it really is in the database), maybe publishes, then maybe fails.</summary>
@@ -110,7 +114,7 @@ public sealed class CreditHandler(InboxTestDbContext db, HandlerBehaviour behavi
             await Task.Delay(behaviour.Delay, cancellationToken);
         }
 
-        if (behaviour.ShouldFail())
+        if (behaviour.ShouldFail(message.Account))
         {
             throw new InvalidOperationException("the handler failed on purpose");
         }

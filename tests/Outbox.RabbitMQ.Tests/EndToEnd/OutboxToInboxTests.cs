@@ -65,6 +65,38 @@ public sealed class OutboxToInboxTests(BrokerFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BatchedInbox_WaitingMessagesAreProcessedInSharedTransactions_OnceEachAndInKeyOrder()
+    {
+        // Everything is in the queue before the consumer starts, so its lanes find full batches waiting.
+        var dispatching = await Environment.StartHostAsync(consumer: false);
+        var ids = await Environment.PlaceOrdersAsync(600, i => new PublishOptions { PartitionKey = $"customer-{i % 10}" });
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountOutboxAsync() == 0, Timeout, "an empty outbox");
+        await dispatching.StopAsync(Ct);
+
+        await Environment.StartHostAsync(
+            dispatcher: false,
+            configureConsumer: o =>
+            {
+                o.ConcurrentMessages = 2;
+                o.PrefetchCount = 100;
+            },
+            configureInbox: o => o.MaxBatchSize = 25);
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() == 600, Timeout, "600 payments");
+
+        await using var check = Environment.CreatePaymentsContext();
+        Assert.Equal(ids.Order(), (await check.Payments.Select(p => p.MessageId).ToListAsync(Ct)).Order());
+        Assert.Equal(600, Environment.Probe.Invocations); // no batch fell back: every handler ran once
+        var transactions = Environment.Probe.DbContexts.Distinct().Count();
+        Output.WriteLine($"600 messages in {transactions} inbox transactions.");
+        Assert.True(transactions <= 600 / 5, $"Expected batches of several messages; 600 messages took {transactions} transactions.");
+        foreach (var key in Environment.Probe.Contexts.GroupBy(c => c.PartitionKey))
+        {
+            // Handled in publish order per key (the probe's queue is in handling order).
+            Assert.Equal(Enumerable.Range(1, 60).Select(i => (long?)i), key.Select(c => c.SequenceNumber));
+        }
+    }
+
+    [Fact]
     public async Task UnroutableMessage_FailsAndIsRetried_UntilAQueueIsBound()
     {
         var unrouted = Environment.Exchange + ".unrouted";

@@ -27,6 +27,17 @@ public sealed class OutcomeRecorder
             return outcome;
         }
 
+        public async Task<IReadOnlyList<InboxOutcome>?> ProcessBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+        {
+            var outcomes = await inner.ProcessBatchAsync(consumer, messages, cancellationToken);
+            for (var i = 0; outcomes is not null && i < outcomes.Count; i++)
+            {
+                recorder.Outcomes.Enqueue((messages[i].MessageId, outcomes[i].Kind, messages[i].Redelivered));
+            }
+
+            return outcomes;
+        }
+
         public async Task<InboxOutcome> DeadLetterAsync(string consumer, IncomingMessage message, string reason, int attempts, CancellationToken cancellationToken)
         {
             var outcome = await inner.DeadLetterAsync(consumer, message, reason, attempts, cancellationToken);

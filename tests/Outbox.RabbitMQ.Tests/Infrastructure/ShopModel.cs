@@ -65,10 +65,14 @@ public sealed class HandlerProbe
 
     public ConcurrentQueue<MessageContext> Contexts { get; } = new();
 
-    public void Invoked(MessageContext context)
+    /// <summary>The DbContext instance each invocation ran with (a batch shares one).</summary>
+    public ConcurrentQueue<Guid> DbContexts { get; } = new();
+
+    public void Invoked(MessageContext context, Guid dbContext)
     {
         Interlocked.Increment(ref _invocations);
         Contexts.Enqueue(context);
+        DbContexts.Enqueue(dbContext);
     }
 }
 
@@ -76,7 +80,7 @@ public sealed class OrderPlacedHandler(PaymentsDbContext db, HandlerProbe probe)
 {
     public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
-        probe.Invoked(context);
+        probe.Invoked(context, db.ContextId.InstanceId);
         db.Payments.Add(new Payment { MessageId = context.MessageId, OrderId = message.OrderId, Number = message.Number });
         return Task.CompletedTask; // the inbox saves and commits
     }

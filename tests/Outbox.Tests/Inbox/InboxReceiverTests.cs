@@ -157,6 +157,66 @@ public sealed class InboxReceiverTests
 
     // ---- helpers ---------------------------------------------------------------------------------------------
 
+    [Fact]
+    public async Task ReceiveBatch_BatchingOff_ProcessesOneByOneWithoutAskingForABatch()
+    {
+        var processor = new ScriptedProcessor { Batch = m => [.. m.Select(_ => InboxOutcome.Processed)] };
+        var receiver = Build(processor); // MaxBatchSize 1 by default
+
+        var dispositions = await receiver.ReceiveBatchAsync(Consumer, [Message(), Message()], Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge], dispositions);
+        Assert.Empty(processor.Batches);
+        Assert.Equal(2, processor.Seen.Count);
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_BatchCommits_AcknowledgesAllWithoutProcessingAnyAlone()
+    {
+        var processor = new ScriptedProcessor { Batch = m => [InboxOutcome.Processed, InboxOutcome.Duplicate, InboxOutcome.Processed] };
+        var receiver = Build(processor, o => o.MaxBatchSize = 10);
+
+        var dispositions = await receiver.ReceiveBatchAsync(Consumer, [Message(), Message(), Message()], Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge], dispositions);
+        Assert.Equal([3], processor.Batches);
+        Assert.Empty(processor.Seen);
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_BatchFails_EachMessageIsProcessedAloneWithItsOwnRetries()
+    {
+        var processor = new ScriptedProcessor(InboxOutcome.Processed, Failed(), InboxOutcome.Processed, InboxOutcome.Processed);
+        var receiver = Build(processor, o => o.MaxBatchSize = 10);
+        var messages = new[] { Message(), Message(), Message() };
+
+        var dispositions = await receiver.ReceiveBatchAsync(Consumer, messages, Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge], dispositions);
+        Assert.Equal([3], processor.Batches);
+        Assert.Equal(
+            [messages[0].MessageId, messages[1].MessageId, messages[1].MessageId, messages[2].MessageId],
+            processor.Seen.Select(m => m.MessageId));
+        Assert.Equal([1, 1, 2, 1], processor.Attempts);
+    }
+
+    [Fact]
+    public async Task ReceiveBatch_AMessageMustBeRequeued_TheOnesAfterItAreNotProcessed()
+    {
+        var unavailable = InboxOutcome.Unavailable(new IOException("database down"));
+        var processor = new ScriptedProcessor(InboxOutcome.Processed, unavailable, unavailable);
+        var receiver = Build(processor, o =>
+        {
+            o.MaxBatchSize = 10;
+            o.MaxAttempts = 2;
+        });
+
+        var dispositions = await receiver.ReceiveBatchAsync(Consumer, [Message(), Message(), Message()], Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Requeue, ReceiveDisposition.Requeue], dispositions);
+        Assert.Equal(3, processor.Seen.Count); // the first once, the second twice, the third never
+    }
+
     private static async Task<Exception> StartExpectingFailureAsync(Dictionary<string, string?> settings)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -216,6 +276,17 @@ public sealed class InboxReceiverTests
         public List<(string Reason, int Attempts)> DeadLetters { get; } = [];
 
         public Exception? DeadLetterError { get; init; }
+
+        /// <summary>What <see cref="ProcessBatchAsync"/> answers: null (the batch failed) or one outcome per message.</summary>
+        public Func<IReadOnlyList<IncomingMessage>, IReadOnlyList<InboxOutcome>?> Batch { get; init; } = _ => null;
+
+        public List<int> Batches { get; } = [];
+
+        public Task<IReadOnlyList<InboxOutcome>?> ProcessBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken)
+        {
+            Batches.Add(messages.Count);
+            return Task.FromResult(Batch(messages));
+        }
 
         public Task<InboxOutcome> ProcessAsync(string consumer, IncomingMessage message, CancellationToken cancellationToken)
         {
