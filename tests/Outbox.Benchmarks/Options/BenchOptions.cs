@@ -124,7 +124,7 @@ public sealed class BenchOptions
           --naive-messages N           messages for --naive (default min(N, 20000))
           --repeat K                   drain: alternate the library and ceiling runs K times, report medians (default 1)
           --producers P                steady: producer tasks (default 16)
-          --rate R                     steady: total commits per second (default 1500)
+          --rate R                     steady: total commits per second; xmin: messages inserted per second (default 1500)
           --seconds S                  steady: measured seconds (default 20); xmin: each phase (default: --hold)
           --wakeup on|off              steady: in-process wake-up via UseOutbox(sp) (default on)
           --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8)
@@ -136,7 +136,7 @@ public sealed class BenchOptions
           --report-every N             soak: messages per reported segment (default 1000000)
           --keys none|unique|N         partition keys: none (default), one per message, or N keys in turn
           --no-warmup                  skip the unmeasured warm-up
-          --timeout <s>                fail a phase that takes longer (default 600)
+          --timeout <s>                fail a phase (soak: a segment) that takes longer (default 600)
           --help                       this text
         """;
 
