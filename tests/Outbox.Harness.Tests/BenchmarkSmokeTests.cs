@@ -51,6 +51,80 @@ public sealed class BenchmarkSmokeTests
         Assert.True(root.GetProperty("p99_ms").GetDouble() >= root.GetProperty("p50_ms").GetDouble());
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Soak_TinyRun_ReportsEverySegmentAndDeliversEverything(string provider)
+    {
+        await RequirePostgresAsync(provider);
+        var output = new StringWriter();
+        var exit = await BenchmarkProgram.RunAsync(
+            ["soak", "--provider", provider, "--messages", "20000", "--report-every", "5000", "--backlog", "5000", "--no-warmup"],
+            output, TextWriter.Null, TestContext.Current.CancellationToken);
+        TestContext.Current.SendDiagnosticMessage(output.ToString());
+
+        Assert.Equal(0, exit);
+        using var json = LastJson(output);
+        var root = json.RootElement;
+        Assert.Equal("soak", root.GetProperty("scenario").GetString());
+        Assert.Equal(20000, root.GetProperty("messages").GetInt64());
+        Assert.Equal(4, root.GetProperty("segments").GetInt32());
+        Assert.True(root.GetProperty("msgs_per_s").GetDouble() > 0);
+        Assert.Equal(4, root.GetProperty("segment_msgs_per_s").GetArrayLength());
+        Assert.All(root.GetProperty("segment_msgs_per_s").EnumerateArray(), rate => Assert.True(rate.GetDouble() > 0));
+        Assert.Equal(4, root.GetProperty("segment_rss_mb").GetArrayLength());
+        Assert.True(root.GetProperty("last_vs_first").GetDouble() > 0);
+        Assert.True(root.GetProperty("max_total_mb").GetDouble() > 0);
+        Assert.Equal(root.GetProperty("inserted").GetInt64(), root.GetProperty("delivered").GetInt64());
+        Assert.True(root.GetProperty("inserted").GetInt64() >= 20000);
+        Assert.Equal(0, root.GetProperty("duplicates").GetInt64());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("p99_ms").ValueKind);
+        if (provider == "postgres")
+        {
+            Assert.Equal(4, root.GetProperty("segment_dead_tuples").GetArrayLength());
+            Assert.True(root.GetProperty("max_table_mb").GetDouble() > 0);
+        }
+        else
+        {
+            Assert.Equal(4, root.GetProperty("segment_wal_mb").GetArrayLength());
+        }
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Xmin_TinyRun_ReportsClaimLatencyWithAndWithoutTheOpenTransaction(string provider)
+    {
+        await RequirePostgresAsync(provider);
+        var output = new StringWriter();
+        var exit = await BenchmarkProgram.RunAsync(
+            ["xmin", "--provider", provider, "--hold", "3", "--rate", "300", "--no-warmup"],
+            output, TextWriter.Null, TestContext.Current.CancellationToken);
+        TestContext.Current.SendDiagnosticMessage(output.ToString());
+
+        Assert.Equal(0, exit);
+        using var json = LastJson(output);
+        var root = json.RootElement;
+        Assert.Equal("xmin", root.GetProperty("scenario").GetString());
+        Assert.Equal(900, root.GetProperty("messages").GetInt64()); // 300/s for the 3 s of phase B
+        Assert.Equal(900, root.GetProperty("without_messages").GetInt64());
+        Assert.True(root.GetProperty("p99_ms").GetDouble() >= root.GetProperty("p50_ms").GetDouble());
+        Assert.True(root.GetProperty("max_ms").GetDouble() >= root.GetProperty("p99_ms").GetDouble());
+        Assert.True(root.GetProperty("claim_without_p99_ms").GetDouble() >= root.GetProperty("claim_without_p50_ms").GetDouble());
+        Assert.True(root.GetProperty("claim_p99_ratio").GetDouble() > 0);
+        Assert.True(root.GetProperty("held_s").GetDouble() >= 2.5);
+        Assert.Equal(root.GetProperty("inserted").GetInt64(), root.GetProperty("delivered").GetInt64());
+        Assert.Equal(0, root.GetProperty("left_in_outbox").GetInt64());
+        if (provider == "postgres")
+        {
+            Assert.True(root.GetProperty("holder_xmin_age").GetInt64() > 0);
+        }
+        else
+        {
+            Assert.True(root.GetProperty("wal_mb").GetDouble() > 0);
+        }
+    }
+
     private static JsonDocument LastJson(StringWriter output) => JsonDocument.Parse(output.ToString().TrimEnd().Split('\n')[^1]);
 
     private static async Task RequirePostgresAsync(string provider)
