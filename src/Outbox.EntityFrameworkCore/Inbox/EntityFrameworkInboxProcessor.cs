@@ -128,7 +128,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
     {
         var context = state.Context!;
         context.ChangeTracker.Clear(); // a retry of the execution strategy starts from nothing
-        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = await BeginAsync(context, cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             var outcome = await ProcessInTransactionAsync(state, cancellationToken).ConfigureAwait(false);
@@ -148,7 +148,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         var context = batch[0].Context!;
         context.ChangeTracker.Clear();
         var outcomes = new InboxOutcome[batch.Length];
-        var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        var transaction = await BeginAsync(context, cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
             for (var i = 0; i < batch.Length; i++)
@@ -166,6 +166,16 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return outcomes;
         }
+    }
+
+    /// <summary>
+    /// Begins the attempt's transaction. EF's automatic savepoints (two more round trips around every
+    /// <c>SaveChanges</c> in a transaction) are turned off: any failure rolls the whole attempt back anyway.
+    /// </summary>
+    private static Task<Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction> BeginAsync(TContext context, CancellationToken cancellationToken)
+    {
+        context.Database.AutoSavepointsEnabled = false;
+        return context.Database.BeginTransactionAsync(cancellationToken);
     }
 
     /// <summary>

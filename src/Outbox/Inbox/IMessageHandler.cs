@@ -12,7 +12,8 @@ public interface IMessageHandler<in TMessage>
     /// <summary>
     /// Handles <paramref name="message"/>. Do not call <c>SaveChanges</c> or commit yourself unless you need to: the
     /// inbox saves the scoped context and commits once this returns. Throw to fail: every write of this attempt is
-    /// rolled back and the message is retried, then dead-lettered.
+    /// rolled back and the message is retried, then dead-lettered. (A <c>SaveChanges</c> of yours that fails fails the
+    /// attempt as a whole: the inbox runs without EF's automatic savepoints.)
     /// </summary>
     Task HandleAsync(TMessage message, MessageContext context, CancellationToken cancellationToken);
 }

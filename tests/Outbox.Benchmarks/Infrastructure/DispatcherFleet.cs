@@ -37,7 +37,11 @@ public sealed class DispatcherFleet : IAsyncDisposable
     /// Whether the hosts' DbContext is configured with <c>UseOutbox(sp)</c>, whose commits wake this process's
     /// dispatcher; otherwise with <c>UseOutbox()</c>, which numbers keyed messages but wakes nobody.
     /// </param>
-    public static DispatcherFleet Build(BenchDatabase database, BenchOptions options, NullTransport transport, TextWriter log, bool wakeup)
+    public static DispatcherFleet Build(BenchDatabase database, BenchOptions options, NullTransport transport, TextWriter log, bool wakeup) =>
+        Build(database, options, outbox => outbox.Services.AddSingleton<IMessageTransport>(transport), log, wakeup);
+
+    /// <param name="useTransport">Registers each host's transport (for example <c>UseRabbitMq(...)</c>).</param>
+    public static DispatcherFleet Build(BenchDatabase database, BenchOptions options, Action<OutboxBuilder> useTransport, TextWriter log, bool wakeup)
     {
         var stats = new StoreStats();
         var hosts = new List<IHost>(options.Dispatchers);
@@ -77,7 +81,7 @@ public sealed class DispatcherFleet : IAsyncDisposable
                 }
             });
             database.UseStore(outbox);
-            builder.Services.AddSingleton<IMessageTransport>(transport);
+            useTransport(outbox);
             TimingOutboxStore.Decorate(builder.Services, stats);
             hosts.Add(builder.Build());
         }

@@ -77,6 +77,9 @@ public sealed class BenchOptions
     /// <summary>rabbitmq: inbox messages per transaction; <see langword="null"/> = the library default.</summary>
     public int? InboxBatch { get; private set; }
 
+    /// <summary>rabbitmq: whether the consumer runs; off measures outbox → broker alone.</summary>
+    public bool Consumer { get; private set; } = true;
+
     /// <summary>rabbitmq: the broker's amqp:// URI; <see langword="null"/> = find or start one as the tests do.</summary>
     public Uri? Amqp { get; private set; }
 
@@ -130,6 +133,7 @@ public sealed class BenchOptions
           --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8)
           --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
+          --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
           --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
           --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
           --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
@@ -267,6 +271,14 @@ public sealed class BenchOptions
                     break;
                 case "--inbox-batch":
                     options.InboxBatch = Int(name, Value(), 1, 10_000);
+                    break;
+                case "--consumer":
+                    options.Consumer = Value().ToLowerInvariant() switch
+                    {
+                        "on" or "true" or "1" => true,
+                        "off" or "false" or "0" => false,
+                        var other => throw new BenchOptionsException($"Option --consumer: '{other}' is not on or off."),
+                    };
                     break;
                 case "--amqp":
                     var amqp = Value();

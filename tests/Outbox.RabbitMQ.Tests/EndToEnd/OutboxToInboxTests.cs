@@ -239,44 +239,4 @@ public sealed class OutboxToInboxTests(BrokerFixture fixture) : IAsyncLifetime
 
         public void Dispose() => _listener.Dispose();
     }
-
-    [Theory(Explicit = true)]
-    [InlineData(10_000, 1)]
-    [InlineData(10_000, 8)]
-    public async Task Throughput_PostgreSqlOutboxToRabbitMqToInbox(int count, int concurrentMessages)
-    {
-        var seeding = Stopwatch.StartNew();
-        await Environment.PlaceOrdersAsync(count);
-        seeding.Stop();
-
-        var clock = Stopwatch.StartNew();
-        await Environment.StartHostAsync(configureConsumer: o =>
-        {
-            o.ConcurrentMessages = concurrentMessages;
-            o.PrefetchCount = 200;
-        });
-        var firstDone = TimeSpan.Zero;
-        await ShopEnvironment.WaitUntilAsync(
-            async () =>
-            {
-                var done = await Environment.CountPaymentsAsync();
-                if (firstDone == TimeSpan.Zero && done > 0)
-                {
-                    firstDone = clock.Elapsed;
-                }
-
-                return done >= count;
-            },
-            TimeSpan.FromMinutes(5),
-            $"{count} payments");
-        clock.Stop();
-
-        await using var check = Environment.CreatePaymentsContext();
-        Assert.Equal(count, await check.Payments.Select(p => p.MessageId).Distinct().CountAsync(Ct));
-        var rate = count / clock.Elapsed.TotalSeconds;
-        Output.WriteLine(
-            $"{count} messages PostgreSQL outbox → RabbitMQ (confirms) → inbox with {concurrentMessages} concurrent handler(s): " +
-            $"{clock.Elapsed.TotalSeconds:0.00} s, {rate:0} msgs/s (first processed after {firstDone.TotalMilliseconds:0} ms; seeding took {seeding.Elapsed.TotalSeconds:0.0} s).");
-        Console.WriteLine($"THROUGHPUT concurrent={concurrentMessages} messages={count} seconds={clock.Elapsed.TotalSeconds:0.00} msgs_per_s={rate:0}");
-    }
 }

@@ -1,0 +1,70 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Outbox.Benchmarks.Infrastructure;
+
+/// <summary>
+/// The receiving service's DbContext in the <c>rabbitmq</c> scenario: a business table (payments) plus the inbox
+/// tables. On PostgreSQL it shares the benchmark schema (dropped and recreated with it); on SQLite it has its own file,
+/// as another service would.
+/// </summary>
+public sealed class BenchInboxDbContext(DbContextOptions<BenchInboxDbContext> options) : DbContext(options)
+{
+    public DbSet<BenchPayment> Payments => Set<BenchPayment>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        if (Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL")
+        {
+            modelBuilder.HasDefaultSchema(BenchDbContext.PostgresSchema);
+        }
+
+        modelBuilder.Entity<BenchPayment>(e =>
+        {
+            e.ToTable("bench_payments");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Number).HasMaxLength(64);
+            e.Property(x => x.Amount).HasPrecision(18, 2);
+        });
+        modelBuilder.AddInbox();
+    }
+}
+
+public sealed class BenchPayment
+{
+    public Guid Id { get; set; }
+
+    public Guid MessageId { get; set; }
+
+    public Guid OrderId { get; set; }
+
+    public required string Number { get; set; }
+
+    public decimal Amount { get; set; }
+}
+
+/// <summary>The consumer's handler: one payment row per order, saved and committed with the inbox row.</summary>
+public sealed class BenchPaymentHandler(BenchInboxDbContext db) : IMessageHandler<OrderPlaced>
+{
+    private static long _handled;
+
+    /// <summary>Handler invocations (including attempts later rolled back), for progress only.</summary>
+    public static long Handled => Interlocked.Read(ref _handled);
+
+    public static void Reset() => Interlocked.Exchange(ref _handled, 0);
+
+    public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(context);
+        db.Payments.Add(new BenchPayment
+        {
+            Id = Guid.CreateVersion7(),
+            MessageId = context.MessageId,
+            OrderId = message.OrderId,
+            Number = message.Number,
+            Amount = message.Total,
+        });
+        Interlocked.Increment(ref _handled);
+        return Task.CompletedTask;
+    }
+}

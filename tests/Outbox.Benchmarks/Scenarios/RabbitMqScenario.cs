@@ -1,0 +1,368 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Outbox.Benchmarks.Baselines;
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.Benchmarks.Options;
+using Outbox.Benchmarks.Reporting;
+using Outbox.RabbitMQ;
+using Outbox.TestInfrastructure;
+using RabbitMQ.Client;
+
+namespace Outbox.Benchmarks.Scenarios;
+
+/// <summary>
+/// <c>rabbitmq</c>: end to end through a real broker. N messages wait in the outbox; D dispatcher hosts send them with
+/// the real <c>UseRabbitMq</c> transport (persistent, mandatory, publisher confirms) to a durable queue, and a consumer
+/// host (<c>AddOutboxConsumer</c> + <c>UseRabbitMq</c>, the real EF inbox) processes each one: an inbox row and a
+/// payment row committed together, then the broker acknowledgement. Timed from the dispatchers' wake-up until every
+/// payment is committed; the time until the outbox is empty (everything confirmed by the broker) is reported beside.
+/// The consumer's inbox is in the same PostgreSQL database (its own tables) or, on SQLite, in its own file.
+/// </summary>
+public static class RabbitMqScenario
+{
+    public const int DefaultMessages = 100_000;
+    private const string Consumer = "bench-payments";
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+
+    public static async Task RunAsync(BenchContext context, BenchDatabase database, Report report)
+    {
+        var options = context.Options;
+        var ct = context.Cancellation;
+        var log = context.Log;
+        var messages = options.Messages ?? DefaultMessages;
+        var amqp = options.Amqp ?? (await RabbitMqServer.AcquireAsync(ct)).AmqpUri;
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var exchange = $"outbox-bench.{suffix}.orders";
+        var queue = $"outbox-bench.{suffix}.payments";
+        void Topology(RabbitMqOptions o)
+        {
+            o.Uri = amqp;
+            o.ClientName = "outbox-bench";
+            o.AddExchange(exchange).AddQueue(queue, exchange);
+            o.ExchangeFor = _ => exchange;
+        }
+
+        var inbox = await InboxDatabase.CreateAsync(database, ct);
+        try
+        {
+            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(Topology), log, wakeup: false);
+            using var consumer = BuildConsumer(inbox, options, Topology, log);
+            var consumerOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<RabbitMqConsumerOptions>>().Get(Consumer);
+            var inboxOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<InboxConsumerOptions>>().Get(Consumer);
+            report.Set("messages", messages)
+                .Set("dispatchers", fleet.Hosts)
+                .Set("concurrency", fleet.Options.Concurrency)
+                .Set("batch", fleet.Options.BatchSize)
+                .Set("lanes", consumerOptions.ConcurrentMessages)
+                .Set("prefetch", consumerOptions.PrefetchCount)
+                .Set("inbox_batch", inboxOptions.MaxBatchSize)
+                .Set("consumer", options.Consumer)
+                .Set("broker", $"{amqp.Host}:{amqp.Port}");
+
+            await fleet.Stats.PauseAsync();
+            await fleet.StartAsync(ct);
+            var processed = 0L;
+            if (options.Consumer)
+            {
+                await consumer.StartAsync(ct);
+            }
+            else
+            {
+                await log.WriteLineAsync("The consumer is off: measuring outbox -> broker alone (the queue fills up and is deleted at the end).");
+            }
+
+            if (options.Warmup)
+            {
+                var warm = Math.Min(messages, 5_000);
+                await log.WriteLineAsync($"Warm-up: {warm:N0} messages end to end (not measured) ...");
+                await database.PrefillAsync(warm, ct);
+                fleet.Stats.Paused = false;
+                fleet.NotifyAll();
+                processed += warm;
+                await Wait.UntilAsync(
+                    async () => options.Consumer ? await inbox.CountPaymentsAsync(ct) >= processed : await database.IsOutboxEmptyAsync(ct),
+                    Poll,
+                    context.Timeout,
+                    "the warm-up messages were delivered",
+                    ct);
+                await fleet.Stats.PauseAsync();
+            }
+
+            await log.WriteLineAsync($"Pre-filling {messages:N0} messages ...");
+            await database.PrefillAsync(messages, ct);
+            await database.PrepareForRunAsync(ct);
+            fleet.Stats.Reset();
+            BenchPaymentHandler.Reset();
+            var brokerCpuBefore = BrokerCpuSeconds();
+            var cpu = CpuSample.Take();
+            var target = processed + messages;
+            await log.WriteLineAsync(
+                $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue} -> " +
+                $"consumer with {consumerOptions.ConcurrentMessages} lane(s), prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...");
+            var started = Stopwatch.GetTimestamp();
+            TimeSpan? outboxEmptyAfter = null;
+            fleet.Stats.BeginPhase();
+            fleet.Stats.Paused = false;
+            fleet.NotifyAll();
+            await using (Progress.Start(log, () =>
+            {
+                var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                var handled = BenchPaymentHandler.Handled;
+                return $"  [rabbitmq] {t,6:0.0}s  sent {fleet.Stats.AckedRows,9:N0}  handled {handled,9:N0} ({handled / t,7:N0}/s)";
+            }))
+            {
+                await Wait.UntilAsync(
+                    async () =>
+                    {
+                        if (outboxEmptyAfter is null && await database.IsOutboxEmptyAsync(ct))
+                        {
+                            outboxEmptyAfter = Stopwatch.GetElapsedTime(started);
+                        }
+
+                        return outboxEmptyAfter is not null && (!options.Consumer || await inbox.CountPaymentsAsync(ct) >= target);
+                    },
+                    Poll,
+                    context.Timeout,
+                    $"all {messages:N0} messages were processed by the consumer",
+                    ct);
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var usage = CpuSample.Take().CoresSince(cpu);
+            var brokerCores = (BrokerCpuSeconds() - brokerCpuBefore) / elapsed.TotalSeconds;
+            fleet.Stats.EndPhase();
+            await consumer.StopAsync(CancellationToken.None);
+            await fleet.StopAsync();
+
+            var (payments, distinct, deadLetters) = await inbox.VerifyAsync(ct);
+            if (options.Consumer && (payments != target || distinct != target || deadLetters != 0))
+            {
+                report.Fail($"Expected {target:N0} payments from {target:N0} distinct messages and no dead letters; found {payments:N0} payments, {distinct:N0} distinct, {deadLetters:N0} dead letters.");
+            }
+
+            BaselineResult? ceiling = null;
+            if (options.Baseline)
+            {
+                var loops = fleet.Hosts * fleet.Options.Concurrency;
+                await log.WriteLineAsync($"Broker ceiling: {messages:N0} persistent messages, {loops} publisher(s) x batches of {fleet.Options.BatchSize} with confirms, one consumer acking each, no database ...");
+                var orderId = Guid.CreateVersion7();
+                var payload = SystemTextJsonMessageSerializer.Default.Serialize(new OrderPlaced(orderId, BenchDatabase.OrderNumber(orderId), 42.50m), typeof(OrderPlaced));
+                ceiling = await RawRabbitMqCeiling.RunAsync(amqp, messages, loops, fleet.Options.BatchSize, (ushort)consumerOptions.PrefetchCount, payload, log, ct);
+                report.Set("baseline_msgs_per_s", ceiling.RowsPerSecond)
+                    .Set("baseline_seconds", ceiling.Elapsed.TotalSeconds)
+                    .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
+            }
+
+            var rate = messages / elapsed.TotalSeconds;
+            report.Set("seconds", elapsed.TotalSeconds)
+                .Set("msgs_per_s", rate)
+                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
+                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
+                .Set("duplicates_processed", payments - distinct)
+                .Set("cpu_machine_cores", usage.Machine)
+                .Set("cpu_self_cores", usage.Self)
+                .Set("cpu_db_cores", usage.Server)
+                .Set("cpu_broker_cores", brokerCores)
+                .Set("cpu_others_cores", usage.Others - (brokerCores ?? 0))
+                .Set("claims", fleet.Stats.Claims)
+                .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
+                .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50));
+
+            report.AddRow("stage", "messages", "seconds", "msg/s");
+            report.AddRow("outbox -> broker (confirmed, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
+            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
+            if (ceiling is not null)
+            {
+                report.AddRow("broker ceiling (raw client, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
+            }
+            report.AddNote(
+                $"CPU (cores busy, of {Environment.ProcessorCount}): machine {Report.Number(usage.Machine)}, this process (dispatchers + consumer) {Report.Number(usage.Self)}, " +
+                $"database server {Report.Number(usage.Server)}, broker {Report.Number(brokerCores)}, others {Report.Number(usage.Others - (brokerCores ?? 0))}.");
+            report.AddNote($"Verified: {payments:N0} payments from {distinct:N0} distinct messages, {deadLetters:N0} dead letters.");
+        }
+        finally
+        {
+            await DeleteTopologyAsync(amqp, exchange, queue, log);
+            await inbox.DisposeAsync();
+        }
+    }
+
+    private static IHost BuildConsumer(InboxDatabase inbox, BenchOptions options, Action<RabbitMqOptions> topology, TextWriter log)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
+        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
+        builder.Services.Configure(topology);
+        builder.Services.AddOutboxConsumer<BenchInboxDbContext>(Consumer, c =>
+        {
+            c.AddHandler<OrderPlaced, BenchPaymentHandler>();
+            if (options.InboxBatch is { } batch)
+            {
+                c.Configure(o => o.MaxBatchSize = batch);
+            }
+
+            c.UseRabbitMq(o =>
+            {
+                o.Queue = topologyQueue(topology);
+                o.ConcurrentMessages = options.Lanes;
+                if (options.Prefetch is { } prefetch)
+                {
+                    o.PrefetchCount = prefetch;
+                }
+                else
+                {
+                    o.PrefetchCount = Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
+                }
+            });
+        });
+        return builder.Build();
+
+        static string topologyQueue(Action<RabbitMqOptions> topology)
+        {
+            var probe = new RabbitMqOptions();
+            topology(probe);
+            return probe.Queues[0].Name;
+        }
+    }
+
+    /// <summary>CPU seconds used so far by a local RabbitMQ node (the Erlang VM, <c>beam.smp</c>), or null if none runs here.</summary>
+    private static double? BrokerCpuSeconds()
+    {
+        if (!Directory.Exists("/proc"))
+        {
+            return null;
+        }
+
+        double? total = null;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (!int.TryParse(Path.GetFileName(directory), out _) || File.ReadAllText(Path.Combine(directory, "comm")).Trim() != "beam.smp")
+                {
+                    continue;
+                }
+
+                // /proc/<pid>/stat: after the ")" that ends the command name, utime and stime are fields 12 and 13.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                total = (total ?? 0) + ((long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // Gone, or not ours to read.
+            }
+        }
+
+        return total;
+    }
+
+    private static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log)
+    {
+        try
+        {
+            var factory = new ConnectionFactory { Uri = amqp };
+            await using var connection = await factory.CreateConnectionAsync("outbox-bench-cleanup");
+            await using var channel = await connection.CreateChannelAsync();
+            await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
+            await channel.ExchangeDeleteAsync(exchange, ifUnused: false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            await log.WriteLineAsync($"Note: could not delete {queue} / {exchange}: {ex.Message}");
+        }
+    }
+
+    /// <summary>The consumer's database: PostgreSQL, the benchmark's database (own tables); SQLite, a file of its own.</summary>
+    private sealed class InboxDatabase : IAsyncDisposable
+    {
+        private readonly BenchDatabase _database;
+        private readonly string? _sqliteFile;
+
+        private InboxDatabase(BenchDatabase database, string? sqliteFile)
+        {
+            _database = database;
+            _sqliteFile = sqliteFile;
+        }
+
+        public static async Task<InboxDatabase> CreateAsync(BenchDatabase database, CancellationToken cancellationToken)
+        {
+            string? file = null;
+            if (database.Provider == BenchProvider.Sqlite)
+            {
+                file = Path.Combine(Path.GetTempPath(), $"outbox-bench-inbox-{Guid.NewGuid():N}.db");
+            }
+
+            var inbox = new InboxDatabase(database, file);
+            await using var context = inbox.CreateContext();
+            if (file is not null)
+            {
+                await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL", cancellationToken);
+            }
+
+            await context.Database.ExecuteSqlRawAsync(context.Database.GenerateCreateScript(), cancellationToken);
+            return inbox;
+        }
+
+        public void Configure(DbContextOptionsBuilder builder)
+        {
+            if (_sqliteFile is null)
+            {
+                _database.Configure(builder);
+            }
+            else
+            {
+                builder.UseSqlite(new SqliteConnectionStringBuilder { DataSource = _sqliteFile, DefaultTimeout = 30 }.ToString());
+            }
+        }
+
+        public BenchInboxDbContext CreateContext()
+        {
+            var builder = new DbContextOptionsBuilder<BenchInboxDbContext>();
+            Configure(builder);
+            return new BenchInboxDbContext(builder.Options);
+        }
+
+        public async Task<long> CountPaymentsAsync(CancellationToken cancellationToken)
+        {
+            await using var context = CreateContext();
+            return await context.Payments.LongCountAsync(cancellationToken);
+        }
+
+        public async Task<(long Payments, long Distinct, long DeadLetters)> VerifyAsync(CancellationToken cancellationToken)
+        {
+            await using var context = CreateContext();
+            var payments = await context.Payments.LongCountAsync(cancellationToken);
+            var distinct = await context.Payments.Select(p => p.MessageId).Distinct().LongCountAsync(cancellationToken);
+            var deadLetters = await context.Set<Outbox.EntityFrameworkCore.InboxDeadLetterRecord>().LongCountAsync(cancellationToken);
+            return (payments, distinct, deadLetters);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            if (_sqliteFile is not null)
+            {
+                SqliteConnection.ClearAllPools();
+                foreach (var path in new[] { _sqliteFile, _sqliteFile + "-wal", _sqliteFile + "-shm" })
+                {
+                    try
+                    {
+                        File.Delete(path);
+                    }
+                    catch (IOException)
+                    {
+                        // A temp file left behind is harmless.
+                    }
+                }
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
