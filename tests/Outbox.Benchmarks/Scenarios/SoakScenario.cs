@@ -322,7 +322,8 @@ public static class SoakScenario
             "above ~0.2 others a neighbour disturbed the segment.");
         report.AddNote(
             "busy % = share of the dispatcher loops' time in claim, send phase and ack; capacity = the rate they would reach if never idle " +
-            "(rows x loops / busy time); claim and ack us/msg = statement time per message. These show a slower drain even where the feeder, not the drain, set the rate.");
+            "(rows x loops / busy time); claim and ack us/msg = statement time per message. These show a slower drain even where the feeder, not the drain, set the rate " +
+            "(approximate: a statement that straddles a segment's end counts in the next, so a short segment can show over 100%).");
         var fed = segments.Count(s => s.BusyPercent < 90 || s.MinWaiting == 0);
         report.Set("feeder_bound_segments", fed);
         if (fed > 0)
