@@ -7,9 +7,11 @@ namespace Outbox.Benchmarks.Baselines;
 
 /// <summary>
 /// The broker's ceiling for the <c>rabbitmq</c> scenario, with no library code and no database: <c>publishers</c>
-/// loops each publish batches of <c>batch</c> persistent messages (the same payload) on their own confirm-tracking
-/// channel and await the batch's confirms together, as the dispatcher does, while one consumer with the same prefetch
-/// acknowledges each delivery. Timed until the consumer has acknowledged all N.
+/// loops each publish batches of <c>batch</c> persistent messages on their own confirm-tracking channel and await the
+/// batch's confirms together, as the dispatcher does, while one consumer with the same prefetch acknowledges each
+/// delivery. The messages look like the library's on the wire (same payload, a topic exchange bound with <c>#</c>,
+/// message id, type, content type, timestamp and the three text headers of an unkeyed, untraced message), so the broker does the same work per message.
+/// Timed until the consumer has acknowledged all N.
 /// </summary>
 internal static class RawRabbitMqCeiling
 {
@@ -21,7 +23,11 @@ internal static class RawRabbitMqCeiling
         await using var consuming = await factory.CreateConnectionAsync(cancellationToken);
         await using var admin = await publishing.CreateChannelAsync(cancellationToken: cancellationToken);
         var queue = $"outbox-bench.{Guid.NewGuid():N}"[..28] + ".ceiling";
+        var exchange = queue + ".x";
+        const string routingKey = "Outbox.Benchmarks.Infrastructure.OrderPlaced";
         await admin.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
+        await admin.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: true, cancellationToken: cancellationToken);
+        await admin.QueueBindAsync(queue, exchange, "#", cancellationToken: cancellationToken);
         try
         {
             var consumed = 0L;
@@ -51,7 +57,6 @@ internal static class RawRabbitMqCeiling
                 await Task.WhenAll(Enumerable.Range(0, publishers).Select(_ => Task.Run(async () =>
                 {
                     await using var channel = await publishing.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
-                    var properties = new BasicProperties { Persistent = true, ContentType = "application/json" };
                     var pending = new List<Task>(batch);
                     while (true)
                     {
@@ -64,7 +69,22 @@ internal static class RawRabbitMqCeiling
                         pending.Clear();
                         for (var i = 0; i < take; i++)
                         {
-                            pending.Add(channel.BasicPublishAsync("", queue, mandatory: true, properties, payload, CancellationToken.None).AsTask());
+                            var id = Guid.CreateVersion7().ToString("D");
+                            var properties = new BasicProperties
+                            {
+                                Persistent = true,
+                                MessageId = id,
+                                Type = routingKey,
+                                ContentType = "application/json",
+                                Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+                                Headers = new Dictionary<string, object?>(3)
+                                {
+                                    ["outbox-message-id"] = id,
+                                    ["outbox-message-type"] = routingKey,
+                                    ["outbox-attempt"] = "1",
+                                },
+                            };
+                            pending.Add(channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, payload, CancellationToken.None).AsTask());
                         }
 
                         await Task.WhenAll(pending);
@@ -79,6 +99,7 @@ internal static class RawRabbitMqCeiling
         finally
         {
             await admin.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: CancellationToken.None);
+            await admin.ExchangeDeleteAsync(exchange, ifUnused: false, cancellationToken: CancellationToken.None);
         }
     }
 }

@@ -151,7 +151,16 @@ public static class RabbitMqScenario
                 await log.WriteLineAsync($"Broker ceiling: {messages:N0} persistent messages, {loops} publisher(s) x batches of {fleet.Options.BatchSize} with confirms, one consumer acking each, no database ...");
                 var orderId = Guid.CreateVersion7();
                 var payload = SystemTextJsonMessageSerializer.Default.Serialize(new OrderPlaced(orderId, BenchDatabase.OrderNumber(orderId), 42.50m), typeof(OrderPlaced));
+                var ceilingBrokerCpu = BrokerCpuSeconds();
+                var ceilingCpu = CpuSample.Take();
                 ceiling = await RawRabbitMqCeiling.RunAsync(amqp, messages, loops, fleet.Options.BatchSize, (ushort)consumerOptions.PrefetchCount, payload, log, ct);
+                var ceilingUsage = CpuSample.Take().CoresSince(ceilingCpu);
+                var ceilingBrokerCores = (BrokerCpuSeconds() - ceilingBrokerCpu) / ceiling.Elapsed.TotalSeconds;
+                report.Set("baseline_cpu_machine_cores", ceilingUsage.Machine)
+                    .Set("baseline_cpu_self_cores", ceilingUsage.Self)
+                    .Set("baseline_cpu_broker_cores", ceilingBrokerCores)
+                    .Set("baseline_cpu_others_cores", ceilingUsage.Others - (ceilingBrokerCores ?? 0))
+                    .Set("baseline_broker_us_per_msg", ceilingBrokerCores * ceiling.Elapsed.TotalSeconds * 1e6 / messages);
                 report.Set("baseline_msgs_per_s", ceiling.RowsPerSecond)
                     .Set("baseline_seconds", ceiling.Elapsed.TotalSeconds)
                     .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
@@ -167,6 +176,7 @@ public static class RabbitMqScenario
                 .Set("cpu_self_cores", usage.Self)
                 .Set("cpu_db_cores", usage.Server)
                 .Set("cpu_broker_cores", brokerCores)
+                .Set("broker_us_per_msg", brokerCores * elapsed.TotalSeconds * 1e6 / messages)
                 .Set("cpu_others_cores", usage.Others - (brokerCores ?? 0))
                 .Set("claims", fleet.Stats.Claims)
                 .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
