@@ -33,4 +33,16 @@ public sealed class OutboxPostgreSqlOptions
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
     public TimeSpan NotifyInterval { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>
+    /// How often the dispatcher re-reads the lowest id left in the outbox table, the floor from which its claims scan.
+    /// Claims then skip the index entries of rows already delivered, which matters when another session holds a
+    /// transaction (a snapshot) open for long: PostgreSQL cannot clean those entries up meanwhile, and every claim would
+    /// otherwise walk all of them. The price: a message whose id is below the floor when it commits (its transaction
+    /// took an id, then committed after later messages were delivered) waits until the next re-read, at most this long.
+    /// <c>00:00:00</c> re-reads before every claim (no floor between claims).
+    /// <value>The default value is 1 second.</value>
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
 }

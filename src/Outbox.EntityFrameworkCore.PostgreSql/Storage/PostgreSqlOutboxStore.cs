@@ -18,6 +18,11 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private readonly OutboxPostgreSqlOptions _options;
     private readonly OutboxDispatcherOptions _dispatcher;
     private readonly Lazy<Statements> _statements;
+    private readonly TimeProvider _time = TimeProvider.System;
+    private long _floor;
+    private long _highestClaimed;
+    private long _nextFloorRead;
+    private int _readingFloor;
 
     public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
     {
@@ -30,14 +35,64 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(Guid owner, int batchSize, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var s = _statements.Value;
+        var floor = await GetFloorAsync(s, cancellationToken).ConfigureAwait(false);
         using var command = s.DataSource.CreateCommand(s.Claim);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration, NpgsqlDbType = NpgsqlDbType.Interval });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = floor });
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<OutboxMessage> claimed;
         await using (reader.ConfigureAwait(false))
         {
-            return await OutboxRowReader.ReadAllAsync(reader, static (r, i) => r.GetGuid(i), cancellationToken).ConfigureAwait(false);
+            claimed = await OutboxRowReader.ReadAllAsync(reader, static (r, i) => r.GetGuid(i), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (claimed.Count > 0)
+        {
+            var highest = claimed.Max(m => m.Position);
+            var seen = Interlocked.Read(ref _highestClaimed);
+            while (highest > seen && Interlocked.CompareExchange(ref _highestClaimed, highest, seen) != seen)
+            {
+                seen = Interlocked.Read(ref _highestClaimed);
+            }
+        }
+
+        return claimed;
+    }
+
+    /// <summary>
+    /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorRefreshInterval"/>): the lowest
+    /// id in the table when last read, or, when the table was empty, one past the highest id this store has claimed.
+    /// Every row committed since is found by the next read, so a row below the floor waits one interval at most.
+    /// One loop re-reads it at a time; the others go on with the previous floor meanwhile.
+    /// </summary>
+    private async ValueTask<long> GetFloorAsync(Statements s, CancellationToken cancellationToken)
+    {
+        var interval = _options.ClaimFloorRefreshInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        if (_time.GetTimestamp() < Interlocked.Read(ref _nextFloorRead) || Interlocked.Exchange(ref _readingFloor, 1) == 1)
+        {
+            return Interlocked.Read(ref _floor);
+        }
+
+        try
+        {
+            var highestClaimed = Interlocked.Read(ref _highestClaimed);
+            using var command = s.DataSource.CreateCommand(s.LowestId);
+            var lowest = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            var floor = lowest is long id ? id : highestClaimed + 1;
+            Interlocked.Exchange(ref _floor, floor);
+            Interlocked.Exchange(ref _nextFloorRead, _time.GetTimestamp() + (long)(interval.TotalSeconds * _time.TimestampFrequency));
+            return floor;
+        }
+        finally
+        {
+            Volatile.Write(ref _readingFloor, 0);
         }
     }
 
@@ -178,7 +233,8 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             Claim: $"""
                 WITH c AS MATERIALIZED (
                     SELECT t.id FROM {t} AS t
-                    WHERE {Available}
+                    WHERE t.id >= $4
+                      AND {Available}
                       AND {headOfLine}
                     ORDER BY t.id
                     LIMIT $1
@@ -213,6 +269,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 FROM moved
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
+            LowestId: $"SELECT min(id) FROM {t}",
             CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())",
             Backlog: $"""
                 SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap}) AS p),
@@ -229,6 +286,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         string Release,
         string DeadLetter,
         string LastPosition,
+        string LowestId,
         string CountUndelivered,
         string Backlog);
 }

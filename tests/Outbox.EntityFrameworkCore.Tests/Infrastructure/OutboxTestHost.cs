@@ -8,7 +8,12 @@ namespace Outbox.EntityFrameworkCore.Tests.Infrastructure;
 /// <summary>Builds a real host the way a user wires the outbox: AddDbContext + AddOutbox + a store + a transport.</summary>
 public static class OutboxTestHost
 {
-    public static IHost Build(TestDatabase database, IMessageTransport transport, Action<OutboxDispatcherOptions>? configure = null, bool notifications = true)
+    public static IHost Build(
+        TestDatabase database,
+        IMessageTransport transport,
+        Action<OutboxDispatcherOptions>? configure = null,
+        bool notifications = true,
+        Action<IServiceCollection>? services = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -27,6 +32,7 @@ public static class OutboxTestHost
         });
         database.UseStore(outbox, notifications);
         builder.Services.AddSingleton(transport);
+        services?.Invoke(builder.Services);
         return builder.Build();
     }
 
