@@ -35,14 +35,22 @@ public sealed class OutboxPostgreSqlOptions
     public TimeSpan NotifyInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
-    /// How often the dispatcher re-reads the lowest id left in the outbox table, the floor from which its claims scan.
-    /// Claims then skip the index entries of rows already delivered, which matters when another session holds a
+    /// How often the dispatcher moves up its claim floor: the lowest id left in the outbox table, from which its claims
+    /// scan. Claims then skip the index entries of rows already delivered, which matters when another session holds a
     /// transaction (a snapshot) open for long: PostgreSQL cannot clean those entries up meanwhile, and every claim would
-    /// otherwise walk all of them. The price: a message whose id is below the floor when it commits (its transaction
-    /// took an id, then committed after later messages were delivered) waits until the next re-read, at most this long.
-    /// <c>00:00:00</c> re-reads before every claim (no floor between claims).
+    /// otherwise walk all of them. The floor is read in the background (claims never wait for it), from where it was.
     /// <value>The default value is 1 second.</value>
     /// </summary>
-    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the claim floor is read again from the start of the table. This finds a message that committed with
+    /// an id below the floor (its transaction took the id, then committed after later messages were delivered and
+    /// the floor had moved past it): such a message waits at most this long. <c>00:00:00</c> turns the floor off:
+    /// every claim scans from the start.
+    /// <value>The default value is 10 seconds.</value>
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan ClaimFloorRescanInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

@@ -21,7 +21,9 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private readonly TimeProvider _time = TimeProvider.System;
     private long _floor;
     private long _highestClaimed;
-    private long _nextFloorRead;
+    private readonly CancellationTokenSource _disposed = new();
+    private long _nextFloorRefresh;
+    private long _nextFloorRescan;
     private int _readingFloor;
 
     public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
@@ -35,7 +37,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     public async Task<IReadOnlyList<OutboxMessage>> ClaimAsync(Guid owner, int batchSize, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var s = _statements.Value;
-        var floor = await GetFloorAsync(s, cancellationToken).ConfigureAwait(false);
+        var floor = GetFloor(s);
         using var command = s.DataSource.CreateCommand(s.Claim);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
@@ -62,39 +64,67 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     }
 
     /// <summary>
-    /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorRefreshInterval"/>): the lowest
-    /// id in the table when last read, or, when the table was empty, one past the highest id this store has claimed.
-    /// Every row committed since is found by the next read, so a row below the floor waits one interval at most.
-    /// One loop re-reads it at a time; the others go on with the previous floor meanwhile.
+    /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorRefreshInterval"/>). When due, one
+    /// read runs in the background and the claim goes on with the floor it has: every refresh interval from the current
+    /// floor (rows committed since have higher ids, except a transaction's that committed late), every rescan interval
+    /// from the start of the table (which finds those too). An empty result puts the floor one past the highest id this
+    /// store has claimed: every row below it was claimed, or commits late and is found by the next rescan.
     /// </summary>
-    private async ValueTask<long> GetFloorAsync(Statements s, CancellationToken cancellationToken)
+    private long GetFloor(Statements s)
     {
-        var interval = _options.ClaimFloorRefreshInterval;
-        if (interval <= TimeSpan.Zero)
+        var rescan = _options.ClaimFloorRescanInterval;
+        if (rescan <= TimeSpan.Zero)
         {
             return 0;
         }
 
-        if (_time.GetTimestamp() < Interlocked.Read(ref _nextFloorRead) || Interlocked.Exchange(ref _readingFloor, 1) == 1)
+        var now = _time.GetTimestamp();
+        if (now >= Interlocked.Read(ref _nextFloorRefresh) && Interlocked.Exchange(ref _readingFloor, 1) == 0)
         {
-            return Interlocked.Read(ref _floor);
+            _ = ReadFloorAsync(s, fromStart: now >= Interlocked.Read(ref _nextFloorRescan), now);
         }
 
+        return Interlocked.Read(ref _floor);
+    }
+
+    private async Task ReadFloorAsync(Statements s, bool fromStart, long startedAt)
+    {
         try
         {
+            var floor = Interlocked.Read(ref _floor);
             var highestClaimed = Interlocked.Read(ref _highestClaimed);
-            using var command = s.DataSource.CreateCommand(s.LowestId);
-            var lowest = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            var floor = lowest is long id ? id : highestClaimed + 1;
-            Interlocked.Exchange(ref _floor, floor);
-            Interlocked.Exchange(ref _nextFloorRead, _time.GetTimestamp() + (long)(interval.TotalSeconds * _time.TimestampFrequency));
-            return floor;
+            object? lowest;
+            var command = s.DataSource.CreateCommand(fromStart ? s.LowestId : s.LowestIdFrom);
+            await using (command.ConfigureAwait(false))
+            {
+                if (!fromStart)
+                {
+                    command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = floor });
+                }
+
+                lowest = await command.ExecuteScalarAsync(_disposed.Token).ConfigureAwait(false);
+            }
+
+            var next = lowest is long id ? id : fromStart ? highestClaimed + 1 : Math.Max(floor, highestClaimed + 1);
+            Interlocked.Exchange(ref _floor, next);
+            Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
+            if (fromStart)
+            {
+                Interlocked.Exchange(ref _nextFloorRescan, startedAt + Ticks(_options.ClaimFloorRescanInterval));
+            }
+        }
+        catch (Exception)
+        {
+            // The database is unreachable or the store is shutting down: the claims report the former, and keep the
+            // floor they had (it never skips a row that was there when it was read). Tried again on the next claim.
         }
         finally
         {
             Volatile.Write(ref _readingFloor, 0);
         }
     }
+
+    private long Ticks(TimeSpan interval) => (long)(interval.TotalSeconds * _time.TimestampFrequency);
 
     public async Task AcknowledgeAsync(Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken)
     {
@@ -195,6 +225,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
 
     public async ValueTask DisposeAsync()
     {
+        await _disposed.CancelAsync().ConfigureAwait(false);
         if (_statements.IsValueCreated)
         {
             await _statements.Value.DataSource.DisposeAsync().ConfigureAwait(false);
@@ -203,6 +234,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
 
     public void Dispose()
     {
+        _disposed.Cancel();
         if (_statements.IsValueCreated)
         {
             _statements.Value.DataSource.Dispose();
@@ -270,6 +302,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
             LowestId: $"SELECT min(id) FROM {t}",
+            LowestIdFrom: $"SELECT min(id) FROM {t} WHERE id >= $1",
             CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())",
             Backlog: $"""
                 SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap}) AS p),
@@ -287,6 +320,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         string DeadLetter,
         string LastPosition,
         string LowestId,
+        string LowestIdFrom,
         string CountUndelivered,
         string Backlog);
 }

@@ -9,18 +9,35 @@ public sealed class LatencyHistogram
     private static readonly double MicrosecondsPerTick = 1_000_000.0 / Stopwatch.Frequency;
     private readonly LongConcurrentHistogram _histogram = new(1, 3_600_000_000L, 3);
 
+    // Kept apart: the histogram's own maximum enumerates its counts, which fails while another thread records.
+    private long _maxMicroseconds;
+
     public long Count => _histogram.TotalCount;
 
     /// <summary>Records the time between two <see cref="Stopwatch.GetTimestamp"/> values (negative counts as 0).</summary>
     public void RecordTicks(long ticks) => RecordMicroseconds((long)(Math.Max(0, ticks) * MicrosecondsPerTick));
 
-    public void RecordMicroseconds(long microseconds) => _histogram.RecordValue(Math.Clamp(microseconds, 1, _histogram.HighestTrackableValue));
+    public void RecordMicroseconds(long microseconds)
+    {
+        var value = Math.Clamp(microseconds, 1, _histogram.HighestTrackableValue);
+        _histogram.RecordValue(value);
+        var max = Interlocked.Read(ref _maxMicroseconds);
+        while (value > max && Interlocked.CompareExchange(ref _maxMicroseconds, value, max) != max)
+        {
+            max = Interlocked.Read(ref _maxMicroseconds);
+        }
+    }
 
     public double? PercentileMs(double percentile) => Count == 0 ? null : _histogram.GetValueAtPercentile(percentile) / 1000.0;
 
-    public double? MaxMs => Count == 0 ? null : _histogram.GetMaxValue() / 1000.0;
+    /// <summary>The largest duration recorded (exact, not bucketed); safe to read while others record.</summary>
+    public double? MaxMs => Count == 0 ? null : Interlocked.Read(ref _maxMicroseconds) / 1000.0;
 
     public double? MeanMs => Count == 0 ? null : _histogram.GetMean() / 1000.0;
 
-    public void Reset() => _histogram.Reset();
+    public void Reset()
+    {
+        _histogram.Reset();
+        Interlocked.Exchange(ref _maxMicroseconds, 0);
+    }
 }
