@@ -39,10 +39,10 @@ public sealed class OutboxPostgreSqlOptions
     /// scan. Claims then skip the index entries of rows already delivered, which matters when another session holds a
     /// transaction (a snapshot) open for long: PostgreSQL cannot clean those entries up meanwhile, and every claim would
     /// otherwise walk all of them. The floor is read in the background (claims never wait for it), from where it was.
-    /// <value>The default value is 1 second.</value>
+    /// <value>The default value is 200 milliseconds.</value>
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
-    public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
     /// How often the claim floor is read again from the start of the table. This finds a message that committed with

@@ -81,6 +81,18 @@ public sealed class DispatcherFleet : IAsyncDisposable
                 }
             });
             database.UseStore(outbox);
+            builder.Services.Configure<Outbox.EntityFrameworkCore.PostgreSql.OutboxPostgreSqlOptions>(o =>
+            {
+                if (options.PgFloorRefreshMilliseconds is { } refresh)
+                {
+                    o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(refresh);
+                }
+
+                if (options.PgFloorRescanSeconds is { } rescan)
+                {
+                    o.ClaimFloorRescanInterval = TimeSpan.FromSeconds(rescan);
+                }
+            });
             useTransport(outbox);
             TimingOutboxStore.Decorate(builder.Services, stats);
             hosts.Add(builder.Build());

@@ -83,6 +83,12 @@ public sealed class BenchOptions
     /// <summary>rabbitmq: the broker's amqp:// URI; <see langword="null"/> = find or start one as the tests do.</summary>
     public Uri? Amqp { get; private set; }
 
+    /// <summary>PostgreSQL: <c>ClaimFloorRefreshInterval</c> in milliseconds; <see langword="null"/> = the library default.</summary>
+    public int? PgFloorRefreshMilliseconds { get; private set; }
+
+    /// <summary>PostgreSQL: <c>ClaimFloorRescanInterval</c> in seconds (0 = no floor); <see langword="null"/> = the library default.</summary>
+    public double? PgFloorRescanSeconds { get; private set; }
+
     /// <summary>xmin: how long the other session keeps its transaction (and snapshot) open, in seconds.</summary>
     public double HoldSeconds { get; private set; } = 180;
 
@@ -135,6 +141,8 @@ public sealed class BenchOptions
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
           --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
           --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
+          --pg-floor-refresh <ms>      PostgreSQL ClaimFloorRefreshInterval (default: library default)
+          --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
           --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
           --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
           --report-every N             soak: messages per reported segment (default 1000000)
@@ -285,6 +293,12 @@ public sealed class BenchOptions
                     options.Amqp = Uri.TryCreate(amqp, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps"
                         ? uri
                         : throw new BenchOptionsException($"Option --amqp: '{amqp}' is not an amqp:// or amqps:// URI.");
+                    break;
+                case "--pg-floor-refresh":
+                    options.PgFloorRefreshMilliseconds = Int(name, Value(), 10, 60_000);
+                    break;
+                case "--pg-floor-rescan":
+                    options.PgFloorRescanSeconds = Double(name, Value(), 0, 600);
                     break;
                 case "--hold":
                     options.HoldSeconds = Double(name, Value(), 1, 86_400);
