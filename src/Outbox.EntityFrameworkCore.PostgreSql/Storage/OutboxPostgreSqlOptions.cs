@@ -35,20 +35,30 @@ public sealed class OutboxPostgreSqlOptions
     public TimeSpan NotifyInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
-    /// How often the dispatcher moves up its claim floor: the lowest id left in the outbox table, from which its claims
-    /// scan. Claims then skip the index entries of rows already delivered, which matters when another session holds a
-    /// transaction (a snapshot) open for long: PostgreSQL cannot clean those entries up meanwhile, and every claim would
-    /// otherwise walk all of them. The floor is read in the background (claims never wait for it), from where it was.
+    /// How long a message's transaction may take, from writing the message to committing, and still be claimed as
+    /// soon as it commits. The dispatcher's claims scan from a floor, the lowest id left in the outbox table, so that
+    /// they skip the index entries of rows already delivered: when another session holds a transaction (a snapshot)
+    /// open for long, PostgreSQL cannot clean those entries up meanwhile, and every claim would otherwise walk all of
+    /// them. Ids are taken when a message is written but become visible when its transaction commits, so the floor only
+    /// moves up to where the table began this long ago. A message whose transaction commits later than that after
+    /// writing it may already be below the floor: it waits for the next rescan
+    /// (<see cref="ClaimFloorRescanInterval"/>).
+    /// <value>The default value is 1 second.</value>
+    /// </summary>
+    [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ClaimFloorLag { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the claim floor (<see cref="ClaimFloorLag"/>) is read again, in the background, from where it was.
     /// <value>The default value is 200 milliseconds.</value>
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// How often the claim floor is read again from the start of the table. This finds a message that committed with
-    /// an id below the floor (its transaction took the id, then committed after later messages were delivered and
-    /// the floor had moved past it): such a message waits at most this long. <c>00:00:00</c> turns the floor off:
-    /// every claim scans from the start.
+    /// How often the claim floor is read again from the start of the table. This finds a message whose transaction
+    /// committed longer than <see cref="ClaimFloorLag"/> after writing it, once later messages had moved the floor past
+    /// it: such a message waits at most this long. <c>00:00:00</c> turns the floor off: every claim scans from the start.
     /// <value>The default value is 10 seconds.</value>
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:10:00")]

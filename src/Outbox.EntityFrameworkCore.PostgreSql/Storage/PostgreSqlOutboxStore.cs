@@ -26,6 +26,9 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRescan;
     private int _readingFloor;
 
+    // Floors read but not yet old enough to use (ClaimFloorLag), oldest first; touched only by the one running read.
+    private readonly Queue<(long ReadAt, long Floor)> _floorCandidates = new();
+
     public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
     {
         _bootstrap = bootstrap;
@@ -64,11 +67,14 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     }
 
     /// <summary>
-    /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorRefreshInterval"/>). When due, one
-    /// read runs in the background and the claim goes on with the floor it has: every refresh interval from the current
-    /// floor (rows committed since have higher ids, except a transaction's that committed late), every rescan interval
-    /// from the start of the table (which finds those too). An empty result puts the floor one past the highest id this
-    /// store has claimed: every row below it was claimed, or commits late and is found by the next rescan.
+    /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>). When due, one read runs
+    /// in the background and the claim goes on with the floor it has. Each read gives a candidate: the lowest id in the
+    /// table (from the floor every refresh interval, from the start every rescan interval), or, the table being empty,
+    /// one past the highest id this store has claimed. A candidate becomes the floor only once it is
+    /// <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/> old: a row whose transaction took its id before the
+    /// candidate was read but had not committed yet is above the floor until then, and is claimed as soon as it
+    /// commits, unless the commit came later than the lag. Such a row is found by the next rescan, which lowers the
+    /// floor at once.
     /// </summary>
     private long GetFloor(Statements s)
     {
@@ -105,13 +111,31 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 lowest = await command.ExecuteScalarAsync(_disposed.Token).ConfigureAwait(false);
             }
 
-            var next = lowest is long id ? id : fromStart ? highestClaimed + 1 : Math.Max(floor, highestClaimed + 1);
-            Interlocked.Exchange(ref _floor, next);
-            Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
+            var readAt = _time.GetTimestamp();
+            var candidate = lowest is long id ? id : Math.Max(fromStart ? 0 : floor, highestClaimed + 1);
             if (fromStart)
             {
+                // Everything committed is at or above the candidate: rows that committed below the floor are found,
+                // and the floor drops to them now; older candidates no longer hold.
+                _floorCandidates.Clear();
+                Interlocked.Exchange(ref _floor, Math.Min(floor, candidate));
                 Interlocked.Exchange(ref _nextFloorRescan, startedAt + Ticks(_options.ClaimFloorRescanInterval));
             }
+
+            _floorCandidates.Enqueue((readAt, candidate));
+            var due = readAt - Ticks(_options.ClaimFloorLag);
+            long? ripe = null;
+            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due)
+            {
+                ripe = _floorCandidates.Dequeue().Floor;
+            }
+
+            if (ripe is { } next)
+            {
+                Interlocked.Exchange(ref _floor, next);
+            }
+
+            Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
         }
         catch (Exception)
         {

@@ -8,10 +8,10 @@ using Outbox.Transport.InMemory;
 namespace Outbox.EntityFrameworkCore.Tests.PostgreSql;
 
 /// <summary>
-/// The claim floor (<see cref="OutboxPostgreSqlOptions.ClaimFloorRefreshInterval"/>): claims scan from the lowest id
-/// last read, so a row that commits with an id below it (its transaction took the id before later rows were delivered)
-/// waits for the next read from the start of the table (<see cref="OutboxPostgreSqlOptions.ClaimFloorRescanInterval"/>),
-/// and no longer than that.
+/// The claim floor (<see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>): claims scan from the lowest id the table had
+/// a lag ago. A message whose transaction commits within the lag is claimed at once, whatever was delivered meanwhile;
+/// one that commits later may be below the floor and waits for the next read from the start of the table
+/// (<see cref="OutboxPostgreSqlOptions.ClaimFloorRescanInterval"/>), and no longer than that.
 /// </summary>
 public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClassFixture<PostgreSqlFixture>
 {
@@ -26,6 +26,7 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
             database, new InMemoryTransport(), o => o.Enabled = false,
             services: s => s.Configure<OutboxPostgreSqlOptions>(o =>
             {
+                o.ClaimFloorLag = TimeSpan.FromMilliseconds(300);
                 o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(100);
                 o.ClaimFloorRescanInterval = rescan;
             }));
@@ -55,6 +56,10 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
             await Task.Delay(150, Ct); // the floor moves up past what was delivered
         }
 
+        await Task.Delay(400, Ct); // the transaction stays open longer than the lag
+        Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)); // lets the last floor read ripen
+        await Task.Delay(200, Ct);
+
         await transaction.CommitAsync(Ct);
         var committed = Stopwatch.StartNew();
 
@@ -70,6 +75,56 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         Assert.Equal(lateId, Assert.Single(late).MessageId);
         Assert.True(late[0].Position < earliest); // it really was below everything delivered before it
         Assert.True(committed.Elapsed < rescan + TimeSpan.FromSeconds(1), $"Claimed {committed.Elapsed.TotalMilliseconds:0} ms after its commit; the floor is read from the start every {rescan.TotalSeconds} s.");
+    }
+
+    [Fact]
+    public async Task CommitWithinTheLag_IsClaimedAtOnceThoughLaterMessagesWereDeliveredFirst()
+    {
+        // Concurrent publishers: the one that took the lower id commits a moment after the other, whose message is
+        // delivered in between. The floor must not have passed it.
+        await using var database = await fixture.CreateDatabaseAsync();
+        using var host = OutboxTestHost.Build(
+            database, new InMemoryTransport(), o => o.Enabled = false,
+            services: s => s.Configure<OutboxPostgreSqlOptions>(o =>
+            {
+                o.ClaimFloorLag = TimeSpan.FromSeconds(3);
+                o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
+                o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
+            }));
+        var store = host.Services.GetRequiredService<IOutboxStore>();
+        var owner = Guid.NewGuid();
+        await using (var first = database.CreateContext())
+        {
+            first.Publish(new OrderPlaced(Guid.NewGuid(), "before", 0));
+            await first.SaveChangesAsync(Ct);
+        }
+
+        var before = Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
+        await store.AcknowledgeAsync(owner, [before.Position], Ct);
+
+        await using var slow = database.CreateContext();
+        await using var transaction = await slow.Database.BeginTransactionAsync(Ct);
+        var lateId = slow.Publish(new OrderPlaced(Guid.NewGuid(), "late", 1));
+        await slow.SaveChangesAsync(Ct);
+        for (var i = 0; i < 10; i++)
+        {
+            await using (var quick = database.CreateContext())
+            {
+                quick.Publish(new OrderPlaced(Guid.NewGuid(), $"early-{i}", 2));
+                await quick.SaveChangesAsync(Ct);
+            }
+
+            foreach (var early in await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct))
+            {
+                await store.AcknowledgeAsync(owner, [early.Position], Ct);
+            }
+
+            await Task.Delay(60, Ct); // the floor is read again and again meanwhile, the table empty each time
+        }
+
+        await transaction.CommitAsync(Ct);
+
+        Assert.Equal(lateId, Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)).MessageId);
     }
 
     [Fact]
