@@ -275,6 +275,11 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             try
             {
                 dispositions = await _receiver.ReceiveBatchAsync(_consumer, deliveries.Select(d => d.Message).ToArray(), processing).ConfigureAwait(false);
+                if (dispositions.Count != deliveries.Count)
+                {
+                    throw new InvalidOperationException(
+                        $"The inbox receiver returned {dispositions.Count} disposition(s) for {deliveries.Count} message(s).");
+                }
             }
             catch (OperationCanceledException) when (processing.IsCancellationRequested)
             {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Outbox.EntityFrameworkCore.PostgreSql;
 using Outbox.EntityFrameworkCore.Tests.Infrastructure;
 using Outbox.Transport.InMemory;
@@ -22,22 +24,17 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
     {
         await using var database = await fixture.CreateDatabaseAsync();
         var rescan = TimeSpan.FromSeconds(2);
-        using var host = OutboxTestHost.Build(
-            database, new InMemoryTransport(), o => o.Enabled = false,
-            services: s => s.Configure<OutboxPostgreSqlOptions>(o =>
-            {
-                o.ClaimFloorLag = TimeSpan.FromMilliseconds(300);
-                o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(100);
-                o.ClaimFloorRescanInterval = rescan;
-            }));
+        using var host = BuildHost(database, o =>
+        {
+            o.ClaimFloorLag = TimeSpan.FromMilliseconds(300);
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(100);
+            o.ClaimFloorRescanInterval = rescan;
+        });
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
         // A long transaction takes the lower id and keeps it uncommitted while later messages are delivered.
-        await using var slow = database.CreateContext();
-        await using var transaction = await slow.Database.BeginTransactionAsync(Ct);
-        var lateId = slow.Publish(new OrderPlaced(Guid.NewGuid(), "late", 1));
-        await slow.SaveChangesAsync(Ct);
+        await using var slow = await OpenPublish.WriteAsync(database);
         long earliest = long.MaxValue;
         for (var i = 0; i < 5; i++)
         {
@@ -60,7 +57,7 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)); // lets the last floor read ripen
         await Task.Delay(200, Ct);
 
-        await transaction.CommitAsync(Ct);
+        await slow.CommitAsync();
         var committed = Stopwatch.StartNew();
 
         // Committed and unlocked, yet the next claim does not see it: it scans from the floor, above the late id.
@@ -72,7 +69,7 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
             late = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
         }
 
-        Assert.Equal(lateId, Assert.Single(late).MessageId);
+        Assert.Equal(slow.MessageId, Assert.Single(late).MessageId);
         Assert.True(late[0].Position < earliest); // it really was below everything delivered before it
         Assert.True(committed.Elapsed < rescan + TimeSpan.FromSeconds(1), $"Claimed {committed.Elapsed.TotalMilliseconds:0} ms after its commit; the floor is read from the start every {rescan.TotalSeconds} s.");
     }
@@ -83,14 +80,12 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         // Concurrent publishers: the one that took the lower id commits a moment after the other, whose message is
         // delivered in between. The floor must not have passed it.
         await using var database = await fixture.CreateDatabaseAsync();
-        using var host = OutboxTestHost.Build(
-            database, new InMemoryTransport(), o => o.Enabled = false,
-            services: s => s.Configure<OutboxPostgreSqlOptions>(o =>
-            {
-                o.ClaimFloorLag = TimeSpan.FromSeconds(3);
-                o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
-                o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
-            }));
+        using var host = BuildHost(database, o =>
+        {
+            o.ClaimFloorLag = TimeSpan.FromSeconds(3);
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
+            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
+        });
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
         await using (var first = database.CreateContext())
@@ -102,10 +97,7 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         var before = Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
         await store.AcknowledgeAsync(owner, [before.Position], Ct);
 
-        await using var slow = database.CreateContext();
-        await using var transaction = await slow.Database.BeginTransactionAsync(Ct);
-        var lateId = slow.Publish(new OrderPlaced(Guid.NewGuid(), "late", 1));
-        await slow.SaveChangesAsync(Ct);
+        await using var late = await OpenPublish.WriteAsync(database);
         for (var i = 0; i < 10; i++)
         {
             await using (var quick = database.CreateContext())
@@ -122,25 +114,20 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
             await Task.Delay(60, Ct); // the floor is read again and again meanwhile, the table empty each time
         }
 
-        await transaction.CommitAsync(Ct);
+        await late.CommitAsync();
 
-        Assert.Equal(lateId, Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)).MessageId);
+        Assert.Equal(late.MessageId, Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)).MessageId);
     }
 
     [Fact]
     public async Task RescanIntervalZero_TurnsTheFloorOff_EveryClaimScansFromTheStart()
     {
         await using var database = await fixture.CreateDatabaseAsync();
-        using var host = OutboxTestHost.Build(
-            database, new InMemoryTransport(), o => o.Enabled = false,
-            services: s => s.Configure<OutboxPostgreSqlOptions>(o => o.ClaimFloorRescanInterval = TimeSpan.Zero));
+        using var host = BuildHost(database, o => o.ClaimFloorRescanInterval = TimeSpan.Zero);
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
-        await using var slow = database.CreateContext();
-        await using var transaction = await slow.Database.BeginTransactionAsync(Ct);
-        var lateId = slow.Publish(new OrderPlaced(Guid.NewGuid(), "late", 1));
-        await slow.SaveChangesAsync(Ct);
+        await using var late = await OpenPublish.WriteAsync(database);
         await using (var quick = database.CreateContext())
         {
             quick.Publish(new OrderPlaced(Guid.NewGuid(), "early", 2));
@@ -149,8 +136,44 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
 
         var early = Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
         await store.AcknowledgeAsync(owner, [early.Position], Ct);
-        await transaction.CommitAsync(Ct);
+        await late.CommitAsync();
 
-        Assert.Equal(lateId, Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)).MessageId);
+        Assert.Equal(late.MessageId, Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)).MessageId);
+    }
+
+    private static IHost BuildHost(TestDatabase database, Action<OutboxPostgreSqlOptions> configure) =>
+        OutboxTestHost.Build(database, new InMemoryTransport(), o => o.Enabled = false, services: s => s.Configure(configure));
+
+    /// <summary>A publisher's transaction that has written its message, and so taken its id, but not committed yet.</summary>
+    private sealed class OpenPublish : IAsyncDisposable
+    {
+        private readonly TestDbContext _context;
+        private readonly IDbContextTransaction _transaction;
+
+        private OpenPublish(TestDbContext context, IDbContextTransaction transaction, Guid messageId)
+        {
+            _context = context;
+            _transaction = transaction;
+            MessageId = messageId;
+        }
+
+        public Guid MessageId { get; }
+
+        public static async Task<OpenPublish> WriteAsync(TestDatabase database)
+        {
+            var context = database.CreateContext();
+            var transaction = await context.Database.BeginTransactionAsync(Ct);
+            var id = context.Publish(new OrderPlaced(Guid.NewGuid(), "late", 1));
+            await context.SaveChangesAsync(Ct);
+            return new OpenPublish(context, transaction, id);
+        }
+
+        public Task CommitAsync() => _transaction.CommitAsync(Ct);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _transaction.DisposeAsync();
+            await _context.DisposeAsync();
+        }
     }
 }
