@@ -153,7 +153,17 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         {
             for (var i = 0; i < batch.Length; i++)
             {
-                outcomes[i] = await ProcessInTransactionAsync(batch[i], cancellationToken).ConfigureAwait(false);
+                // Each message's own consumer span, current while its handler runs (what it publishes continues it).
+                var message = batch[i].Message;
+                using (var activity = OutboxTelemetry.StartConsumerActivity(consumerName, message.Context.MessageType, message.Id, message.Context.TraceParent))
+                {
+                    outcomes[i] = await ProcessInTransactionAsync(batch[i], cancellationToken).ConfigureAwait(false);
+                    if (outcomes[i].Kind == InboxOutcomeKind.Duplicate)
+                    {
+                        activity?.SetTag("outbox.inbox.duplicate", true);
+                    }
+                }
+
                 if (outcomes[i].Kind == InboxOutcomeKind.OutOfOrder)
                 {
                     await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);

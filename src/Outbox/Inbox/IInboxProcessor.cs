@@ -23,7 +23,9 @@ public interface IInboxProcessor
     /// order, a store failure): then nothing of the batch was kept and the caller processes the messages one at a time
     /// with <see cref="ProcessAsync"/>. Throws <see cref="OperationCanceledException"/> when
     /// <paramref name="cancellationToken"/> is cancelled. The default implementation does not batch: it returns
-    /// <see langword="null"/>. A decorator must forward this method too, or batching silently turns off.
+    /// <see langword="null"/>. A decorator must forward this method too, or batching silently turns off. Unlike
+    /// <see cref="ProcessAsync"/>, whose caller opens the consumer span, this opens each message's span itself, around
+    /// that message's handler.
     /// </summary>
     Task<IReadOnlyList<InboxOutcome>?> ProcessBatchAsync(string consumer, IReadOnlyList<IncomingMessage> messages, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<InboxOutcome>?>(null);

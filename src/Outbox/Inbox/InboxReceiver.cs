@@ -145,45 +145,33 @@ internal sealed class InboxReceiver(
 
         var processor = services.GetRequiredKeyedService<IInboxProcessor>(consumer);
         var batch = new IncomingMessage[messages.Count];
-        var activities = new System.Diagnostics.Activity?[messages.Count];
-        try
+        var now = timeProvider.GetUtcNow();
+        for (var i = 0; i < batch.Length; i++)
         {
-            var now = timeProvider.GetUtcNow();
+            var message = messages[i] ?? throw new ArgumentException("The batch holds a null message.", nameof(messages));
+            batch[i] = message with { ReceivedAt = message.ReceivedAt ?? now, DeliveryAttempt = 1 };
+        }
+
+        // The processor opens each message's consumer span around its handler, so that what a handler publishes
+        // continues its own message's trace.
+        var outcomes = await processor.ProcessBatchAsync(consumer, batch, cancellationToken).ConfigureAwait(false);
+        if (outcomes is not null && outcomes.Count == batch.Length && outcomes.All(o => o.Kind is InboxOutcomeKind.Processed or InboxOutcomeKind.Duplicate))
+        {
             for (var i = 0; i < batch.Length; i++)
             {
-                var message = messages[i] ?? throw new ArgumentException("The batch holds a null message.", nameof(messages));
-                batch[i] = message with { ReceivedAt = message.ReceivedAt ?? now, DeliveryAttempt = 1 };
-                activities[i] = OutboxTelemetry.StartConsumerActivity(
-                    consumer, message.MessageType ?? "unknown", InboxMessageReader.TryReadId(message, out var id) ? id : Guid.Empty, message.TraceParent);
-            }
-
-            var outcomes = await processor.ProcessBatchAsync(consumer, batch, cancellationToken).ConfigureAwait(false);
-            if (outcomes is not null && outcomes.Count == batch.Length && outcomes.All(o => o.Kind is InboxOutcomeKind.Processed or InboxOutcomeKind.Duplicate))
-            {
-                for (var i = 0; i < batch.Length; i++)
+                if (outcomes[i].Kind == InboxOutcomeKind.Processed)
                 {
-                    if (outcomes[i].Kind == InboxOutcomeKind.Processed)
-                    {
-                        OutboxTelemetry.RecordInboxProcessed(consumer);
-                        ForgetGap(consumer, batch[i]);
-                    }
-                    else
-                    {
-                        InboxLog.Duplicate(logger, consumer, batch[i].MessageId);
-                        OutboxTelemetry.RecordInboxDuplicate(consumer);
-                        activities[i]?.SetTag("outbox.inbox.duplicate", true);
-                    }
+                    OutboxTelemetry.RecordInboxProcessed(consumer);
+                    ForgetGap(consumer, batch[i]);
                 }
+                else
+                {
+                    InboxLog.Duplicate(logger, consumer, batch[i].MessageId);
+                    OutboxTelemetry.RecordInboxDuplicate(consumer);
+                }
+            }
 
-                return Enumerable.Repeat(ReceiveDisposition.Acknowledge, batch.Length).ToArray();
-            }
-        }
-        finally
-        {
-            foreach (var activity in activities)
-            {
-                activity?.Dispose();
-            }
+            return Enumerable.Repeat(ReceiveDisposition.Acknowledge, batch.Length).ToArray();
         }
 
         // Something in the batch failed and nothing was kept: each message again on its own, with its own retries.

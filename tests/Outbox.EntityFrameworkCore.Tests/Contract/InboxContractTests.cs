@@ -420,6 +420,27 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
         Assert.Equal(4, await check.Ledger.CountAsync(Ct));
     }
 
+    [Fact]
+    public async Task ReceiveBatch_EachHandlerRunsUnderItsOwnMessagesTrace()
+    {
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == OutboxTelemetry.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var batch = Enumerable.Range(1, 3).Select(i => Message(new AccountCredited($"trace-{i}", i)) with
+        {
+            TraceParent = $"00-{System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString()}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01",
+        }).ToArray();
+
+        Assert.All(await Receiver.ReceiveBatchAsync(Consumer, batch, Ct), d => Assert.Equal(ReceiveDisposition.Acknowledge, d));
+
+        Assert.Equal(3, Behaviour.Traces.Count);
+        Assert.All(Behaviour.Traces, t => Assert.Equal(t.MessageTrace, t.CurrentTrace));
+        Assert.Equal(batch.Select(m => m.TraceParent!.Split('-')[1]), Behaviour.Traces.Select(t => t.MessageTrace));
+    }
+
     // ---- helpers ---------------------------------------------------------------------------------------------
 
     private static IncomingMessage Message(AccountCredited payload) => new()

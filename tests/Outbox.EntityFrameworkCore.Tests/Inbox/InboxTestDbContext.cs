@@ -86,10 +86,14 @@ public sealed class HandlerBehaviour
 
     public MessageContext? LastContext { get; private set; }
 
+    /// <summary>Per invocation: the message's trace id (from its traceparent) and the trace of the span current in the handler.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<(string? MessageTrace, string? CurrentTrace)> Traces { get; } = new();
+
     public void Invoked(MessageContext context)
     {
         Interlocked.Increment(ref _invocations);
         LastContext = context;
+        Traces.Enqueue((context.TraceParent?.Split('-')[1], System.Diagnostics.Activity.Current?.TraceId.ToHexString()));
     }
 
     public bool ShouldFail(string account) =>
