@@ -29,6 +29,9 @@ public sealed class ChaosOptions
 
     public int Customers { get; set; } = 500;
 
+    /// <summary>The consumer's inbox batch size (<c>InboxConsumerOptions.MaxBatchSize</c>); 1 = one transaction per message.</summary>
+    public int InboxBatch { get; set; } = 1;
+
     /// <summary>Concurrent producer tasks (business transactions in flight at once).</summary>
     public int Producers { get; set; } = 8;
 
@@ -78,6 +81,7 @@ public sealed class ChaosOptions
                 case "--provider": options.Provider = Value(); break;
                 case "--dispatchers": options.Dispatchers = Int(); break;
                 case "--customers": options.Customers = Int(); break;
+                case "--inbox-batch": options.InboxBatch = Int(); break;
                 case "--producers": options.Producers = Int(); break;
                 case "--rate": options.Rate = Int(); break;
                 case "--seed": options.Seed = Int(); break;
@@ -89,7 +93,7 @@ public sealed class ChaosOptions
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --producers --rate --seed --connection --amqp.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --amqp.");
             }
         }
 
@@ -103,9 +107,9 @@ public sealed class ChaosOptions
             throw new ArgumentException("--fault-rate and --poison-rate must be at most 0.5.");
         }
 
-        if (options.Messages == 0 || options.Dispatchers == 0 || options.Customers == 0)
+        if (options.Messages == 0 || options.Dispatchers == 0 || options.Customers == 0 || options.InboxBatch < 1)
         {
-            throw new ArgumentException("--messages, --dispatchers and --customers must be at least 1.");
+            throw new ArgumentException("--messages, --dispatchers, --customers and --inbox-batch must be at least 1.");
         }
 
         return options;
@@ -118,6 +122,7 @@ public sealed class ChaosOptions
         "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
         "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp!, "--run-id", RunId!,
         "--messages", Messages.ToString(CultureInfo.InvariantCulture), "--customers", Customers.ToString(CultureInfo.InvariantCulture),
+        "--inbox-batch", InboxBatch.ToString(CultureInfo.InvariantCulture),
         "--fault-rate", FaultRate.ToString(CultureInfo.InvariantCulture), "--poison-rate", PoisonRate.ToString(CultureInfo.InvariantCulture),
         "--rate", Rate.ToString(CultureInfo.InvariantCulture), "--producers", Producers.ToString(CultureInfo.InvariantCulture), "--seed", (Seed * 1000 + index).ToString(CultureInfo.InvariantCulture),
     ];

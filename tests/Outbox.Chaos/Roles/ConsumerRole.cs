@@ -25,6 +25,7 @@ public static class ConsumerRole
                 o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
                 o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
                 o.RequeueDelay = TimeSpan.FromSeconds(1);
+                o.MaxBatchSize = options.InboxBatch;
             })
             .UseRabbitMq(ChaosTopology.Queue(options), o =>
             {
