@@ -35,13 +35,15 @@ public sealed class OutboxPostgreSqlOptions
     public TimeSpan NotifyInterval { get; set; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
-    /// How long a message's transaction may take, from writing the message to committing, and still be claimed as
-    /// soon as it commits. The dispatcher's claims scan from a floor, the lowest id left in the outbox table, so that
-    /// they skip the index entries of rows already delivered: when another session holds a transaction (a snapshot)
-    /// open for long, PostgreSQL cannot clean those entries up meanwhile, and every claim would otherwise walk all of
-    /// them. Ids are taken when a message is written but become visible when its transaction commits, so the floor only
-    /// moves up to where the table began this long ago. A message whose transaction commits later than that after
-    /// writing it may already be below the floor: it waits for the next rescan
+    /// The least age of a claim floor. The dispatcher's claims scan from a floor, the lowest id left in the outbox
+    /// table, so that they skip the index entries of rows already delivered: when another session holds a transaction
+    /// (a snapshot) open for long, PostgreSQL cannot clean those entries up meanwhile, and every claim would otherwise
+    /// walk all of them. Ids are taken when a message is written but become visible when its transaction commits, so a
+    /// lowest id read in the background becomes the floor only once every transaction that was running at that read
+    /// has ended, however long it takes (a message is claimed as soon as it commits), and no sooner than this lag (a
+    /// transaction is known as running from its first write, an instant after the message's id is taken). While some
+    /// write transaction stays open, anywhere on the server, the floor waits at the last safe point and claims scan a
+    /// little more. A row that ends up below the floor anyway is found by the next rescan
     /// (<see cref="ClaimFloorRescanInterval"/>).
     /// <value>The default value is 1 second.</value>
     /// </summary>
@@ -56,9 +58,9 @@ public sealed class OutboxPostgreSqlOptions
     public TimeSpan ClaimFloorRefreshInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// How often the claim floor is read again from the start of the table. This finds a message whose transaction
-    /// committed longer than <see cref="ClaimFloorLag"/> after writing it, once later messages had moved the floor past
-    /// it: such a message waits at most this long. <c>00:00:00</c> turns the floor off: every claim scans from the start.
+    /// How often the claim floor is read again from the start of the table, a safety net: a message that ended up below
+    /// the floor (see <see cref="ClaimFloorLag"/>) waits at most this long. <c>00:00:00</c> turns the floor off: every
+    /// claim scans from the start.
     /// <value>The default value is 10 seconds.</value>
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "00:10:00")]

@@ -26,8 +26,11 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRescan;
     private int _readingFloor;
 
-    // Floors read but not yet old enough to use (ClaimFloorLag), oldest first; touched only by the one running read.
-    private readonly Queue<(long ReadAt, long Floor)> _floorCandidates = new();
+    // Floors read but not yet safe to use, oldest first, each with the xmax of the snapshot it was read in (see
+    // GetFloor); touched only by the one running read. Bounded: while full, newer candidates are not kept (dropping a
+    // candidate only delays the floor's rise).
+    private readonly Queue<FloorCandidate> _floorCandidates = new();
+    private const int MaxFloorCandidates = 64;
 
     public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
     {
@@ -70,11 +73,13 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     /// The id from which claims scan (see <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>). When due, one read runs
     /// in the background and the claim goes on with the floor it has. Each read gives a candidate: the lowest id in the
     /// table (from the floor every refresh interval, from the start every rescan interval), or, the table being empty,
-    /// one past the highest id this store has claimed. A candidate becomes the floor only once it is
-    /// <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/> old: a row whose transaction took its id before the
-    /// candidate was read but had not committed yet is above the floor until then, and is claimed as soon as it
-    /// commits, unless the commit came later than the lag. Such a row is found by the next rescan, which lowers the
-    /// floor at once.
+    /// one past the highest id this store has claimed. A row below the candidate that the read could not see belongs
+    /// to a transaction that had taken its id but not committed: one in progress in the read's snapshot. So the
+    /// candidate becomes the floor only once every transaction in progress then has ended (the database's oldest
+    /// running transaction, its snapshot's xmin, has reached the read's xmax) and it is at least
+    /// <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/> old (a transaction gets its xid on its first write, an
+    /// instant after the id is taken). A row that ends up below the floor anyway is found by the next rescan, which
+    /// lowers the floor at once.
     /// </summary>
     private long GetFloor(Statements s)
     {
@@ -99,7 +104,8 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         {
             var floor = Interlocked.Read(ref _floor);
             var highestClaimed = Interlocked.Read(ref _highestClaimed);
-            object? lowest;
+            long? lowest;
+            long xmin, xmax;
             var command = s.DataSource.CreateCommand(fromStart ? s.LowestId : s.LowestIdFrom);
             await using (command.ConfigureAwait(false))
             {
@@ -108,11 +114,18 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                     command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = floor });
                 }
 
-                lowest = await command.ExecuteScalarAsync(_disposed.Token).ConfigureAwait(false);
+                var reader = await command.ExecuteReaderAsync(_disposed.Token).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    await reader.ReadAsync(_disposed.Token).ConfigureAwait(false);
+                    lowest = reader.IsDBNull(0) ? null : reader.GetInt64(0);
+                    xmin = reader.GetInt64(1);
+                    xmax = reader.GetInt64(2);
+                }
             }
 
             var readAt = _time.GetTimestamp();
-            var candidate = lowest is long id ? id : Math.Max(fromStart ? 0 : floor, highestClaimed + 1);
+            var candidate = lowest ?? Math.Max(fromStart ? 0 : floor, highestClaimed + 1);
             if (fromStart)
             {
                 // Everything committed is at or above the candidate: rows that committed below the floor are found,
@@ -122,10 +135,16 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 Interlocked.Exchange(ref _nextFloorRescan, startedAt + Ticks(_options.ClaimFloorRescanInterval));
             }
 
-            _floorCandidates.Enqueue((readAt, candidate));
+            if (_floorCandidates.Count < MaxFloorCandidates)
+            {
+                _floorCandidates.Enqueue(new FloorCandidate(readAt, candidate, xmax));
+            }
+
+            // Ripe: old enough, and every transaction running when it was read has ended (they all had xids below
+            // that read's xmax; the oldest running now is at or past it). Reads are in order, so are their xmaxes.
             var due = readAt - Ticks(_options.ClaimFloorLag);
             long? ripe = null;
-            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due)
+            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due && oldest.Xmax <= xmin)
             {
                 ripe = _floorCandidates.Dequeue().Floor;
             }
@@ -325,8 +344,9 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 FROM moved
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
-            LowestId: $"SELECT min(id) FROM {t}",
-            LowestIdFrom: $"SELECT min(id) FROM {t} WHERE id >= $1",
+            // The lowest id, and the bounds of the very snapshot that found it (pg_current_snapshot is the statement's).
+            LowestId: $"SELECT (SELECT min(id) FROM {t}), {SnapshotBounds}",
+            LowestIdFrom: $"SELECT (SELECT min(id) FROM {t} WHERE id >= $1), {SnapshotBounds}",
             CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())",
             Backlog: $"""
                 SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap}) AS p),
@@ -335,6 +355,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                        now()
                 """);
     }
+
+    // xid8 as bigint: 64-bit, epoch-extended, never wraps.
+    private const string SnapshotBounds =
+        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
+
+    private readonly record struct FloorCandidate(long ReadAt, long Floor, long Xmax);
 
     private sealed record Statements(
         NpgsqlDataSource DataSource,

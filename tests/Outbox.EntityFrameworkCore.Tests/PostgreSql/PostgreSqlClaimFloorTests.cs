@@ -11,30 +11,72 @@ namespace Outbox.EntityFrameworkCore.Tests.PostgreSql;
 
 /// <summary>
 /// The claim floor (<see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>): claims scan from the lowest id the table had
-/// a lag ago. A message whose transaction commits within the lag is claimed at once, whatever was delivered meanwhile;
-/// one that commits later may be below the floor and waits for the next read from the start of the table
-/// (<see cref="OutboxPostgreSqlOptions.ClaimFloorRescanInterval"/>), and no longer than that.
+/// when every transaction then running had ended, and at least a lag ago. A message is claimed as soon as it commits,
+/// however long its transaction took and whatever was delivered meanwhile; a row that lands below the floor anyway is
+/// found by the next read from the start of the table (<see cref="OutboxPostgreSqlOptions.ClaimFloorRescanInterval"/>),
+/// and no later than that.
 /// </summary>
 public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClassFixture<PostgreSqlFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task LateCommitBelowTheFloor_IsClaimedWithinTheRescanInterval()
+    public async Task TransactionOpenFarLongerThanTheLag_IsClaimedAsSoonAsItCommits()
+    {
+        await using var database = await fixture.CreateDatabaseAsync();
+        using var host = BuildHost(database, o =>
+        {
+            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
+            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
+        });
+        var store = host.Services.GetRequiredService<IOutboxStore>();
+        var owner = Guid.NewGuid();
+
+        // A long transaction takes the lower id and keeps it uncommitted, 10× the lag, while later messages are
+        // delivered and the floor is read again and again.
+        await using var slow = await OpenPublish.WriteAsync(database);
+        var delivered = new List<long>();
+        var open = Stopwatch.StartNew();
+        while (open.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            await using (var quick = database.CreateContext())
+            {
+                quick.Publish(new OrderPlaced(Guid.NewGuid(), "early", 2));
+                await quick.SaveChangesAsync(Ct);
+            }
+
+            foreach (var early in await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct))
+            {
+                delivered.Add(early.Position);
+                await store.AcknowledgeAsync(owner, [early.Position], Ct);
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        await slow.CommitAsync();
+
+        var late = Assert.Single(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
+        Assert.Equal(slow.MessageId, late.MessageId);
+        Assert.True(delivered.Count >= 5, $"only {delivered.Count} later messages were delivered meanwhile");
+        Assert.True(late.Position < delivered.Min()); // it really was below everything delivered before it
+    }
+
+    [Fact]
+    public async Task RowBelowTheFloor_IsClaimedWithinTheRescanInterval()
     {
         await using var database = await fixture.CreateDatabaseAsync();
         var rescan = TimeSpan.FromSeconds(2);
         using var host = BuildHost(database, o =>
         {
-            o.ClaimFloorLag = TimeSpan.FromMilliseconds(300);
-            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(100);
+            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
             o.ClaimFloorRescanInterval = rescan;
         });
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
-        // A long transaction takes the lower id and keeps it uncommitted while later messages are delivered.
-        await using var slow = await OpenPublish.WriteAsync(database);
         long earliest = long.MaxValue;
         for (var i = 0; i < 5; i++)
         {
@@ -50,27 +92,33 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
                 await store.AcknowledgeAsync(owner, [early.Position], Ct);
             }
 
-            await Task.Delay(150, Ct); // the floor moves up past what was delivered
+            await Task.Delay(100, Ct); // the floor moves up past what was delivered
         }
 
-        await Task.Delay(400, Ct); // the transaction stays open longer than the lag
-        Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct)); // lets the last floor read ripen
-        await Task.Delay(200, Ct);
+        Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
+        await Task.Delay(200, Ct); // the floor read this claim started has finished before the row below is written
 
-        await slow.CommitAsync();
+        // A row that lands below the floor however it came there (here: given the id of one delivered before).
+        Guid belowId;
+        await using (var context = database.CreateContext())
+        {
+            belowId = context.Publish(new OrderPlaced(Guid.NewGuid(), "below", 1));
+            await context.SaveChangesAsync(Ct);
+            Assert.Equal(1, await context.Database.ExecuteSqlAsync($"UPDATE outbox_messages SET id = {earliest} WHERE message_id = {belowId}", Ct));
+        }
+
         var committed = Stopwatch.StartNew();
 
-        // Committed and unlocked, yet the next claim does not see it: it scans from the floor, above the late id.
-        IReadOnlyList<OutboxMessage> late = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
-        Assert.Empty(late);
-        while (late.Count == 0 && committed.Elapsed < TimeSpan.FromSeconds(15))
+        // Committed and unlocked, yet the next claim does not see it: it scans from the floor, above its id.
+        IReadOnlyList<OutboxMessage> below = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
+        Assert.Empty(below);
+        while (below.Count == 0 && committed.Elapsed < TimeSpan.FromSeconds(15))
         {
             await Task.Delay(50, Ct);
-            late = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
+            below = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
         }
 
-        Assert.Equal(slow.MessageId, Assert.Single(late).MessageId);
-        Assert.True(late[0].Position < earliest); // it really was below everything delivered before it
+        Assert.Equal(belowId, Assert.Single(below).MessageId);
         Assert.True(committed.Elapsed < rescan + TimeSpan.FromSeconds(1), $"Claimed {committed.Elapsed.TotalMilliseconds:0} ms after its commit; the floor is read from the start every {rescan.TotalSeconds} s.");
     }
 
