@@ -51,15 +51,16 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await Task.Yield();
         if (!_options.Notifications)
         {
             return;
         }
 
+        // Subscribed before the first await, so while the host starts: a commit right after start-up is not missed.
         _signal.Committed += OnCommitted;
         try
         {
+            await Task.Yield();
             var tasks = new List<Task> { SendLoopAsync(stoppingToken) };
             if (_dispatcher.Enabled)
             {
