@@ -8,6 +8,7 @@ namespace Outbox.Harness.Tests;
 /// Tiny runs of the benchmark console on every change, so that it never rots. They check that a run completes and
 /// reports; they assert nothing about speed (figures belong in docs/performance.md, measured by the console itself).
 /// </summary>
+[Collection(HarnessRunsCollection.Name)]
 public sealed class BenchmarkSmokeTests
 {
     [Theory]
@@ -16,14 +17,8 @@ public sealed class BenchmarkSmokeTests
     public async Task Drain_TinyRunWithBaselines_DeliversEverythingAndReportsJson(string provider)
     {
         await RequirePostgresAsync(provider);
-        var output = new StringWriter();
-        var exit = await BenchmarkProgram.RunAsync(
-            ["drain", "--provider", provider, "--messages", "2000", "--batch", "100", "--baseline", "--naive", "--naive-messages", "200", "--no-warmup"],
-            output, TextWriter.Null, TestContext.Current.CancellationToken);
-        TestContext.Current.SendDiagnosticMessage(output.ToString());
-
-        Assert.Equal(0, exit);
-        using var json = LastJson(output);
+        var run = await RunAsync(["drain", "--provider", provider, "--messages", "2000", "--batch", "100", "--baseline", "--naive", "--naive-messages", "200", "--no-warmup"]);
+        using var json = run.LastJson();
         var root = json.RootElement;
         Assert.Equal("drain", root.GetProperty("scenario").GetString());
         Assert.Equal(2000, root.GetProperty("messages").GetInt64());
@@ -37,14 +32,8 @@ public sealed class BenchmarkSmokeTests
     public async Task Steady_TinyRun_ReportsLatencyPercentiles()
     {
         await RequirePostgresAsync("postgres");
-        var output = new StringWriter();
-        var exit = await BenchmarkProgram.RunAsync(
-            ["steady", "--provider", "postgres", "--rate", "200", "--seconds", "3", "--wakeup", "on", "--no-warmup"],
-            output, TextWriter.Null, TestContext.Current.CancellationToken);
-        TestContext.Current.SendDiagnosticMessage(output.ToString());
-
-        Assert.Equal(0, exit);
-        using var json = LastJson(output);
+        var run = await RunAsync(["steady", "--provider", "postgres", "--rate", "200", "--seconds", "3", "--wakeup", "on", "--no-warmup"]);
+        using var json = run.LastJson();
         var root = json.RootElement;
         Assert.Equal("steady", root.GetProperty("scenario").GetString());
         Assert.True(root.GetProperty("messages").GetInt64() > 0);
@@ -57,14 +46,8 @@ public sealed class BenchmarkSmokeTests
     public async Task Soak_TinyRun_ReportsEverySegmentAndDeliversEverything(string provider)
     {
         await RequirePostgresAsync(provider);
-        var output = new StringWriter();
-        var exit = await BenchmarkProgram.RunAsync(
-            ["soak", "--provider", provider, "--messages", "20000", "--report-every", "5000", "--backlog", "5000", "--no-warmup"],
-            output, TextWriter.Null, TestContext.Current.CancellationToken);
-        TestContext.Current.SendDiagnosticMessage(output.ToString());
-
-        Assert.Equal(0, exit);
-        using var json = LastJson(output);
+        var run = await RunAsync(["soak", "--provider", provider, "--messages", "20000", "--report-every", "5000", "--backlog", "5000", "--no-warmup"]);
+        using var json = run.LastJson();
         var root = json.RootElement;
         Assert.Equal("soak", root.GetProperty("scenario").GetString());
         Assert.Equal(20000, root.GetProperty("messages").GetInt64());
@@ -96,14 +79,8 @@ public sealed class BenchmarkSmokeTests
     public async Task Xmin_TinyRun_ReportsClaimLatencyWithAndWithoutTheOpenTransaction(string provider)
     {
         await RequirePostgresAsync(provider);
-        var output = new StringWriter();
-        var exit = await BenchmarkProgram.RunAsync(
-            ["xmin", "--provider", provider, "--hold", "3", "--rate", "300", "--no-warmup"],
-            output, TextWriter.Null, TestContext.Current.CancellationToken);
-        TestContext.Current.SendDiagnosticMessage(output.ToString());
-
-        Assert.Equal(0, exit);
-        using var json = LastJson(output);
+        var run = await RunAsync(["xmin", "--provider", provider, "--hold", "3", "--rate", "300", "--no-warmup"]);
+        using var json = run.LastJson();
         var root = json.RootElement;
         Assert.Equal("xmin", root.GetProperty("scenario").GetString());
         Assert.Equal(900, root.GetProperty("messages").GetInt64()); // 300/s for the 3 s of phase B
@@ -144,14 +121,8 @@ public sealed class BenchmarkSmokeTests
             Assert.Skip($"No server available (set OUTBOX_TEST_REQUIRE_SERVERS=1 to make this a failure): {ex.Message}");
         }
 
-        var output = new StringWriter();
-        var exit = await BenchmarkProgram.RunAsync(
-            ["rabbitmq", "--provider", provider, "--messages", "2000", "--lanes", "2", "--inbox-batch", "20", "--baseline", "--no-warmup", "--timeout", "120"],
-            output, TextWriter.Null, ct);
-        TestContext.Current.SendDiagnosticMessage(output.ToString());
-
-        Assert.Equal(0, exit);
-        using var json = LastJson(output);
+        var run = await RunAsync(["rabbitmq", "--provider", provider, "--messages", "2000", "--lanes", "2", "--inbox-batch", "20", "--baseline", "--no-warmup", "--timeout", "120"]);
+        using var json = run.LastJson();
         var root = json.RootElement;
         Assert.Equal("rabbitmq", root.GetProperty("scenario").GetString());
         Assert.Equal(provider, root.GetProperty("provider").GetString());
@@ -161,10 +132,29 @@ public sealed class BenchmarkSmokeTests
         Assert.True(root.GetProperty("msgs_per_s").GetDouble() > 0);
         Assert.True(root.GetProperty("baseline_msgs_per_s").GetDouble() > 0);
         Assert.True(root.GetProperty("ratio").GetDouble() > 0);
-        Assert.Contains("Verified: 2,000 payments from 2,000 distinct messages, 0 dead letters.", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("Verified: 2,000 payments from 2,000 distinct messages, 0 dead letters.", run.Stdout, StringComparison.Ordinal);
     }
 
-    private static JsonDocument LastJson(StringWriter output) => JsonDocument.Parse(output.ToString().TrimEnd().Split('\n')[^1]);
+    /// <summary>
+    /// Runs the console in process and asserts it exited with 0; a failure shows what the run printed on both streams
+    /// (the reason for a failed run is on stderr).
+    /// </summary>
+    private static async Task<BenchRun> RunAsync(string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = await BenchmarkProgram.RunAsync(
+            args, stdout, TextWriter.Synchronized(stderr), TestContext.Current.CancellationToken); // progress comes from a timer thread
+        var run = new BenchRun(stdout.ToString(), stderr.ToString());
+        TestContext.Current.SendDiagnosticMessage(run.Stdout);
+        Assert.True(exit == 0, $"`{string.Join(' ', args)}` exited with {exit}.\n--- stdout ---\n{run.Stdout}\n--- stderr ---\n{run.Stderr}");
+        return run;
+    }
+
+    private sealed record BenchRun(string Stdout, string Stderr)
+    {
+        public JsonDocument LastJson() => JsonDocument.Parse(Stdout.TrimEnd().Split('\n')[^1]);
+    }
 
     private static async Task RequirePostgresAsync(string provider)
     {

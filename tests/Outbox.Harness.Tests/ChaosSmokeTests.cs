@@ -8,6 +8,7 @@ namespace Outbox.Harness.Tests;
 /// A short run of the reliability harness on every change: a few thousand messages, dispatchers and the consumer
 /// killed every couple of seconds, one PostgreSQL and one RabbitMQ restart, 5% transport faults, some poison.
 /// </summary>
+[Collection(HarnessRunsCollection.Name)]
 public sealed class ChaosSmokeTests
 {
     [Fact]

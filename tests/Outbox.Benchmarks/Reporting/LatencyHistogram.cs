@@ -28,7 +28,13 @@ public sealed class LatencyHistogram
         }
     }
 
-    public double? PercentileMs(double percentile) => Count == 0 ? null : _histogram.GetValueAtPercentile(percentile) / 1000.0;
+    /// <summary>
+    /// The duration at <paramref name="percentile"/>. The histogram answers with the top of the value's bucket (3
+    /// significant digits), which can lie just above the largest duration recorded; it is capped there, so that no
+    /// percentile exceeds <see cref="MaxMs"/>.
+    /// </summary>
+    public double? PercentileMs(double percentile) =>
+        Count == 0 ? null : Math.Min(_histogram.GetValueAtPercentile(percentile), Interlocked.Read(ref _maxMicroseconds)) / 1000.0;
 
     /// <summary>The largest duration recorded (exact, not bucketed); safe to read while others record.</summary>
     public double? MaxMs => Count == 0 ? null : Interlocked.Read(ref _maxMicroseconds) / 1000.0;
