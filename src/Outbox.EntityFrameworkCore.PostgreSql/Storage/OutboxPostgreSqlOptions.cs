@@ -39,9 +39,10 @@ public sealed class OutboxPostgreSqlOptions
     /// table, so that they skip the index entries of rows already delivered: when another session holds a transaction
     /// (a snapshot) open for long, PostgreSQL cannot clean those entries up meanwhile, and every claim would otherwise
     /// walk all of them. Ids are taken when a message is written but become visible when its transaction commits, so a
-    /// lowest id read in the background becomes the floor only once every transaction that was running at that read
-    /// has ended, however long it takes (a message is claimed as soon as it commits), and no sooner than this lag (a
-    /// transaction is known as running from its first write, an instant after the message's id is taken). While some
+    /// lowest id read in the background is used only once every transaction that was running at that read has ended,
+    /// however long it takes, and then with the rows they committed counted in (a message is claimed as soon as it
+    /// commits); and no sooner than this lag (a transaction is known as running from its first write, an instant after
+    /// the message's id is taken). While some
     /// write transaction stays open, anywhere on the server, the floor waits at the last safe point and claims scan a
     /// little more. A row that ends up below the floor anyway is found by the next rescan
     /// (<see cref="ClaimFloorRescanInterval"/>).

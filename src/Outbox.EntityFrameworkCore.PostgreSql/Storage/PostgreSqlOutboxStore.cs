@@ -26,7 +26,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRescan;
     private int _readingFloor;
 
-    // Floors read but not yet safe to use, oldest first, each with the xmax of the snapshot it was read in (see
+    // Floors read but not yet safe to use, oldest first, each with the next xid at its read (see
     // GetFloor); touched only by the one running read. Bounded: while full, newer candidates are not kept (dropping a
     // candidate only delays the floor's rise).
     private readonly Queue<FloorCandidate> _floorCandidates = new();
@@ -74,12 +74,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     /// in the background and the claim goes on with the floor it has. Each read gives a candidate: the lowest id in the
     /// table (from the floor every refresh interval, from the start every rescan interval), or, the table being empty,
     /// one past the highest id this store has claimed. A row below the candidate that the read could not see belongs
-    /// to a transaction that had taken its id but not committed: one in progress in the read's snapshot. So the
-    /// candidate becomes the floor only once every transaction in progress then has ended (the database's oldest
-    /// running transaction, its snapshot's xmin, has reached the read's xmax) and it is at least
-    /// <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/> old (a transaction gets its xid on its first write, an
-    /// instant after the id is taken). A row that ends up below the floor anyway is found by the next rescan, which
-    /// lowers the floor at once.
+    /// to a transaction that had taken its id but not committed: one running at that read. So a candidate is used only
+    /// once every transaction running then has ended (the server's oldest running xid, a later read's snapshot xmin,
+    /// has reached the next xid of that read) and it is at least <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>
+    /// old (a transaction gets its xid at its first write, an instant after the id is taken); and the floor becomes
+    /// the lower of it and the lowest id that later read saw, which includes those transactions' rows. A row below the
+    /// floor anyway is found by the next rescan, which lowers the floor at once.
     /// </summary>
     private long GetFloor(Statements s)
     {
@@ -105,7 +105,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             var floor = Interlocked.Read(ref _floor);
             var highestClaimed = Interlocked.Read(ref _highestClaimed);
             long? lowest;
-            long xmin, xmax;
+            long xmin, nextXid;
             var command = s.DataSource.CreateCommand(fromStart ? s.LowestId : s.LowestIdFrom);
             await using (command.ConfigureAwait(false))
             {
@@ -120,7 +120,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                     await reader.ReadAsync(_disposed.Token).ConfigureAwait(false);
                     lowest = reader.IsDBNull(0) ? null : reader.GetInt64(0);
                     xmin = reader.GetInt64(1);
-                    xmax = reader.GetInt64(2);
+                    nextXid = reader.GetInt64(2);
                 }
             }
 
@@ -137,21 +137,27 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
 
             if (_floorCandidates.Count < MaxFloorCandidates)
             {
-                _floorCandidates.Enqueue(new FloorCandidate(readAt, candidate, xmax));
+                _floorCandidates.Enqueue(new FloorCandidate(readAt, candidate, nextXid));
             }
 
             // Ripe: old enough, and every transaction running when it was read has ended (they all had xids below
-            // that read's xmax; the oldest running now is at or past it). Reads are in order, so are their xmaxes.
+            // that read's next xid; the oldest running now is at or past it). Reads are in order, so are those.
             var due = readAt - Ticks(_options.ClaimFloorLag);
             long? ripe = null;
-            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due && oldest.Xmax <= xmin)
+            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due && oldest.NextXid <= xmin)
             {
                 ripe = _floorCandidates.Dequeue().Floor;
             }
 
-            if (ripe is { } next)
+            if (ripe is { } ready)
             {
-                Interlocked.Exchange(ref _floor, next);
+                // The transactions running at that read have ended, so their rows, the only ones that could lie
+                // below its candidate unseen, are visible to this read: none is below this read's lowest id.
+                var next = lowest is { } seen ? Math.Min(ready, seen) : ready;
+                if (next > Interlocked.Read(ref _floor))
+                {
+                    Interlocked.Exchange(ref _floor, next);
+                }
             }
 
             Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
@@ -356,11 +362,15 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 """);
     }
 
-    // xid8 as bigint: 64-bit, epoch-extended, never wraps.
-    private const string SnapshotBounds =
-        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
+    // The read's snapshot xmin (the oldest transaction running), and a bound on every xid assigned by then: its xmax
+    // is only one past the latest completed, and a running transaction may have a higher xid; age() of an xid counts
+    // to the next xid. xid8 as bigint: 64-bit, epoch-extended, never wraps.
+    private const string SnapshotBounds = """
+        pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint + age(pg_snapshot_xmax(pg_current_snapshot())::xid)
+        """;
 
-    private readonly record struct FloorCandidate(long ReadAt, long Floor, long Xmax);
+    private readonly record struct FloorCandidate(long ReadAt, long Floor, long NextXid);
 
     private sealed record Statements(
         NpgsqlDataSource DataSource,
