@@ -39,13 +39,11 @@ public sealed class OutboxPostgreSqlOptions
     /// table, so that they skip the index entries of rows already delivered: when another session holds a transaction
     /// (a snapshot) open for long, PostgreSQL cannot clean those entries up meanwhile, and every claim would otherwise
     /// walk all of them. Ids are taken when a message is written but become visible when its transaction commits, so a
-    /// lowest id read in the background is used only once every transaction that was running at that read has ended,
-    /// however long it takes, and then with the rows they committed counted in (a message is claimed as soon as it
-    /// commits); and no sooner than this lag (a transaction is known as running from its first write, an instant after
-    /// the message's id is taken). While some
-    /// write transaction stays open, anywhere on the server, the floor waits at the last safe point and claims scan a
-    /// little more. A row that ends up below the floor anyway is found by the next rescan
-    /// (<see cref="ClaimFloorRescanInterval"/>).
+    /// lowest id read in the background is used only once every transaction that was writing to the outbox table at
+    /// that read has ended, however long it takes, and then with the rows they committed counted in: a message is
+    /// claimed as soon as it commits. It is also no younger than this lag. A transaction that keeps a message written
+    /// but uncommitted holds the floor back meanwhile; other transactions do not. A row that ends up below the floor
+    /// anyway (an id given by hand) is found by the next rescan (<see cref="ClaimFloorRescanInterval"/>).
     /// <value>The default value is 1 second.</value>
     /// </summary>
     [System.ComponentModel.DataAnnotations.Range(typeof(TimeSpan), "00:00:00", "01:00:00")]

@@ -26,9 +26,8 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRescan;
     private int _readingFloor;
 
-    // Floors read but not yet safe to use, oldest first, each with the next xid at its read (see
-    // GetFloor); touched only by the one running read. Bounded: while full, newer candidates are not kept (dropping a
-    // candidate only delays the floor's rise).
+    // Floors read but not yet safe to use, oldest first (see GetFloor); touched only by the one running read.
+    // Bounded: while full, newer candidates are not kept (dropping a candidate only delays the floor's rise).
     private readonly Queue<FloorCandidate> _floorCandidates = new();
     private const int MaxFloorCandidates = 64;
 
@@ -74,12 +73,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     /// in the background and the claim goes on with the floor it has. Each read gives a candidate: the lowest id in the
     /// table (from the floor every refresh interval, from the start every rescan interval), or, the table being empty,
     /// one past the highest id this store has claimed. A row below the candidate that the read could not see belongs
-    /// to a transaction that had taken its id but not committed: one running at that read. So a candidate is used only
-    /// once every transaction running then has ended (the server's oldest running xid, a later read's snapshot xmin,
-    /// has reached the next xid of that read) and it is at least <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/>
-    /// old (a transaction gets its xid at its first write, an instant after the id is taken); and the floor becomes
-    /// the lower of it and the lowest id that later read saw, which includes those transactions' rows. A row below the
-    /// floor anyway is found by the next rescan, which lowers the floor at once.
+    /// to a transaction that had written to the table (and so held its write lock) but not committed. So a candidate
+    /// is used only once every transaction writing to the table at its read has ended, as seen by a later read, and
+    /// it is at least <see cref="OutboxPostgreSqlOptions.ClaimFloorLag"/> old; the floor then becomes the lower of it
+    /// and the lowest id the read after that saw, which includes what those transactions committed. Long
+    /// transactions that do not write to the outbox do not hold the floor back. A row below the floor anyway is found
+    /// by the next rescan, which lowers the floor at once.
     /// </summary>
     private long GetFloor(Statements s)
     {
@@ -105,7 +104,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             var floor = Interlocked.Read(ref _floor);
             var highestClaimed = Interlocked.Read(ref _highestClaimed);
             long? lowest;
-            long xmin, nextXid;
+            string[] writers;
             var command = s.DataSource.CreateCommand(fromStart ? s.LowestId : s.LowestIdFrom);
             await using (command.ConfigureAwait(false))
             {
@@ -119,45 +118,59 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 {
                     await reader.ReadAsync(_disposed.Token).ConfigureAwait(false);
                     lowest = reader.IsDBNull(0) ? null : reader.GetInt64(0);
-                    xmin = reader.GetInt64(1);
-                    nextXid = reader.GetInt64(2);
+                    writers = reader.GetFieldValue<string[]>(1);
                 }
             }
 
             var readAt = _time.GetTimestamp();
-            var candidate = lowest ?? Math.Max(fromStart ? 0 : floor, highestClaimed + 1);
             if (fromStart)
             {
-                // Everything committed is at or above the candidate: rows that committed below the floor are found,
-                // and the floor drops to them now; older candidates no longer hold.
+                // Everything committed is at or above this read's lowest id: rows that committed below the floor are
+                // found, and the floor drops to them now; older candidates no longer hold.
                 _floorCandidates.Clear();
-                Interlocked.Exchange(ref _floor, Math.Min(floor, candidate));
+                Interlocked.Exchange(ref _floor, Math.Min(floor, lowest ?? Math.Max(0, highestClaimed + 1)));
                 Interlocked.Exchange(ref _nextFloorRescan, startedAt + Ticks(_options.ClaimFloorRescanInterval));
             }
 
-            if (_floorCandidates.Count < MaxFloorCandidates)
+            // Candidates whose writers had all ended at an earlier read, so before this read's snapshot: what they
+            // committed below the candidate is visible to this read, so the floor is at most this read's lowest id.
+            long? cleared = null;
+            while (_floorCandidates.TryPeek(out var oldest) && oldest.Cleared)
             {
-                _floorCandidates.Enqueue(new FloorCandidate(readAt, candidate, nextXid));
+                cleared = _floorCandidates.Dequeue().Floor;
             }
 
-            // Ripe: old enough, and every transaction running when it was read has ended (they all had xids below
-            // that read's next xid; the oldest running now is at or past it). Reads are in order, so are those.
-            var due = readAt - Ticks(_options.ClaimFloorLag);
-            long? ripe = null;
-            while (_floorCandidates.TryPeek(out var oldest) && oldest.ReadAt <= due && oldest.NextXid <= xmin)
+            if (cleared is { } ready)
             {
-                ripe = _floorCandidates.Dequeue().Floor;
-            }
-
-            if (ripe is { } ready)
-            {
-                // The transactions running at that read have ended, so their rows, the only ones that could lie
-                // below its candidate unseen, are visible to this read: none is below this read's lowest id.
                 var next = lowest is { } seen ? Math.Min(ready, seen) : ready;
                 if (next > Interlocked.Read(ref _floor))
                 {
                     Interlocked.Exchange(ref _floor, next);
                 }
+            }
+
+            if (_floorCandidates.Count < MaxFloorCandidates)
+            {
+                var candidate = lowest ?? Math.Max(fromStart ? 0 : floor, highestClaimed + 1);
+                _floorCandidates.Enqueue(new FloorCandidate(readAt, candidate, writers));
+            }
+
+            // A candidate clears once it is old enough and none of the transactions writing to the table at its read
+            // still is (one still writing now was writing at every later read too: they clear in order).
+            var due = readAt - Ticks(_options.ClaimFloorLag);
+            foreach (var candidate in _floorCandidates)
+            {
+                if (candidate.Cleared)
+                {
+                    continue;
+                }
+
+                if (candidate.ReadAt > due || candidate.Writers.AsSpan().ContainsAny(writers))
+                {
+                    break;
+                }
+
+                candidate.Cleared = true;
             }
 
             Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
@@ -307,6 +320,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
 
         var t = tables.Outbox;
         var d = tables.DeadLetters;
+        var writers = $"""
+            ARRAY(SELECT l.virtualtransaction FROM pg_locks AS l
+                  WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted
+                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                    AND l.relation = '{t.Replace("'", "''", StringComparison.Ordinal)}'::regclass)
+            """;
         const string Available = "(t.available_at IS NULL OR t.available_at <= now()) AND (t.lease_expires_at IS NULL OR t.lease_expires_at <= now())";
         var headOfLine = OutboxOrderingSql.HeadOfLine(t, d, _dispatcher.AfterDeadLetter);
         return new Statements(
@@ -350,9 +369,11 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 FROM moved
                 """,
             LastPosition: $"SELECT COALESCE(max(id), 0) FROM {t}",
-            // The lowest id, and the bounds of the very snapshot that found it (pg_current_snapshot is the statement's).
-            LowestId: $"SELECT (SELECT min(id) FROM {t}), {SnapshotBounds}",
-            LowestIdFrom: $"SELECT (SELECT min(id) FROM {t} WHERE id >= $1), {SnapshotBounds}",
+            // The lowest id, then the transactions holding the table's write lock, taken by an INSERT before it
+            // takes an id and held to its end (read after this statement's snapshot: they include every transaction
+            // that had taken an id and not committed when the snapshot was taken, save those that ended since).
+            LowestId: $"SELECT (SELECT min(id) FROM {t}), {writers}",
+            LowestIdFrom: $"SELECT (SELECT min(id) FROM {t} WHERE id >= $1), {writers}",
             CountUndelivered: $"SELECT count(*) FROM {t} AS t WHERE t.id <= $1 AND NOT (t.attempts = 0 AND t.available_at IS NOT NULL AND t.available_at > now())",
             Backlog: $"""
                 SELECT (SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT {OutboxBacklog.CountCap}) AS p),
@@ -362,15 +383,18 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 """);
     }
 
-    // The read's snapshot xmin (the oldest transaction running), and a bound on every xid assigned by then: its xmax
-    // is only one past the latest completed, and a running transaction may have a higher xid; age() of an xid counts
-    // to the next xid. xid8 as bigint: 64-bit, epoch-extended, never wraps.
-    private const string SnapshotBounds = """
-        pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-        pg_snapshot_xmax(pg_current_snapshot())::text::bigint + age(pg_snapshot_xmax(pg_current_snapshot())::xid)
-        """;
+    /// <summary>A lowest id read, with the transactions that were writing to the table at that read.</summary>
+    private sealed class FloorCandidate(long readAt, long floor, string[] writers)
+    {
+        public long ReadAt { get; } = readAt;
 
-    private readonly record struct FloorCandidate(long ReadAt, long Floor, long NextXid);
+        public long Floor { get; } = floor;
+
+        public string[] Writers { get; } = writers;
+
+        /// <summary>Every one of <see cref="Writers"/> had ended at a later read.</summary>
+        public bool Cleared { get; set; }
+    }
 
     private sealed record Statements(
         NpgsqlDataSource DataSource,

@@ -76,6 +76,70 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task LongTransactionWritingElsewhere_DoesNotHoldTheFloorBack()
+    {
+        // A session that wrote to another table and stays in its transaction (a batch job, a migration, a forgotten
+        // "idle in transaction") keeps old row versions alive, which is when the floor matters most.
+        await using var database = await fixture.CreateDatabaseAsync();
+        using var host = BuildHost(database, o =>
+        {
+            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
+            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // only the floor's rise is watched here
+        });
+        var store = host.Services.GetRequiredService<IOutboxStore>();
+        var owner = Guid.NewGuid();
+        await using var other = database.CreateContext();
+        await other.Database.ExecuteSqlRawAsync("CREATE TABLE batch_job (n integer)", Ct);
+        await using var longTransaction = await other.Database.BeginTransactionAsync(Ct);
+        await other.Database.ExecuteSqlRawAsync("INSERT INTO batch_job VALUES (1)", Ct);
+
+        long earliest = long.MaxValue;
+        var waiting = Stopwatch.StartNew();
+        while (true)
+        {
+            await using (var quick = database.CreateContext())
+            {
+                quick.Publish(new OrderPlaced(Guid.NewGuid(), "quick", 2));
+                await quick.SaveChangesAsync(Ct);
+            }
+
+            foreach (var early in await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct))
+            {
+                earliest = Math.Min(earliest, early.Position);
+                await store.AcknowledgeAsync(owner, [early.Position], Ct);
+            }
+
+            await Task.Delay(100, Ct);
+            if (waiting.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                continue;
+            }
+
+            // Below the floor, a row given the id of one delivered before is not claimed: the floor rose.
+            Guid probe;
+            await using (var context = database.CreateContext())
+            {
+                probe = context.Publish(new OrderPlaced(Guid.NewGuid(), "probe", 1));
+                await context.SaveChangesAsync(Ct);
+                Assert.Equal(1, await context.Database.ExecuteSqlAsync($"UPDATE outbox_messages SET id = {earliest} WHERE message_id = {probe}", Ct));
+            }
+
+            var claimed = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
+            if (claimed.Count == 0)
+            {
+                break;
+            }
+
+            Assert.Equal(probe, Assert.Single(claimed).MessageId);
+            await store.AcknowledgeAsync(owner, [claimed[0].Position], Ct);
+            Assert.True(waiting.Elapsed < TimeSpan.FromSeconds(10), "The floor did not rise while another table's transaction stayed open.");
+        }
+
+        await longTransaction.RollbackAsync(Ct);
+    }
+
+    [Fact]
     public async Task RowBelowTheFloor_IsClaimedWithinTheRescanInterval()
     {
         await using var database = await fixture.CreateDatabaseAsync();
