@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -7,7 +9,9 @@ namespace Outbox.EntityFrameworkCore.PostgreSql;
 
 /// <summary>
 /// The PostgreSQL outbox store. Every operation is one statement in autocommit: the claim is
-/// <c>WITH c AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... FROM c RETURNING</c>, so concurrent
+/// <c>WITH c AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... WHERE id = ANY(ARRAY(SELECT id FROM c))
+/// RETURNING</c> (not a join with <c>c</c>: with statistics that call the table empty, the planner may scan the whole
+/// primary key for the join, every dead entry included, while <c>= ANY</c> is always an index lookup), so concurrent
 /// dispatchers never wait on each other's rows and no transaction stays open while messages are sent.
 /// All times come from the database clock (<c>now()</c>).
 /// </summary>
@@ -25,14 +29,21 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRefresh;
     private long _nextFloorRescan;
     private int _readingFloor;
+    private int _floorReadFailures; // consecutive; touched only by the one running read
+    private readonly ILogger _logger;
 
     // Floors read but not yet safe to use, oldest first (see GetFloor); touched only by the one running read.
     // Bounded: while full, newer candidates are not kept (dropping a candidate only delays the floor's rise).
     private readonly Queue<FloorCandidate> _floorCandidates = new();
     private const int MaxFloorCandidates = 64;
 
-    public PostgreSqlOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
+    public PostgreSqlOutboxStore(
+        OutboxStoreBootstrap<TContext> bootstrap,
+        IOptions<OutboxPostgreSqlOptions> options,
+        IOptions<OutboxDispatcherOptions> dispatcher,
+        ILogger<PostgreSqlOutboxStore<TContext>>? logger = null)
     {
+        _logger = logger ?? (ILogger)NullLogger.Instance;
         _bootstrap = bootstrap;
         _options = options.Value;
         _dispatcher = dispatcher.Value;
@@ -174,11 +185,27 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             }
 
             Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
+            if (_floorReadFailures > 0)
+            {
+                PostgreSqlStoreLog.FloorReadRecovered(_logger, _floorReadFailures);
+                _floorReadFailures = 0;
+            }
+        }
+        catch (Exception ex) when (!_disposed.IsCancellationRequested)
+        {
+            // The claims keep the floor they had (it never skips a row that was there when it was read), and the read
+            // is tried again at the next refresh. The first failure of a run is a warning; the claims report an
+            // unreachable database themselves.
+            if (_floorReadFailures++ == 0)
+            {
+                PostgreSqlStoreLog.FloorReadFailed(_logger, ex);
+            }
+
+            Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
         }
         catch (Exception)
         {
-            // The database is unreachable or the store is shutting down: the claims report the former, and keep the
-            // floor they had (it never skips a row that was there when it was read). Tried again on the next claim.
+            // The store is shutting down.
         }
         finally
         {
@@ -341,8 +368,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                     FOR UPDATE SKIP LOCKED)
                 UPDATE {t} AS t
                 SET lease_owner = $2, lease_expires_at = now() + $3, attempts = t.attempts + 1
-                FROM c
-                WHERE t.id = c.id
+                WHERE t.id = ANY(ARRAY(SELECT c.id FROM c))
                 RETURNING {OutboxRowReader.ColumnList("t")}
                 """,
             Acknowledge: $"DELETE FROM {t} WHERE id = ANY($1) AND lease_owner = $2",
@@ -407,4 +433,13 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         string LowestIdFrom,
         string CountUndelivered,
         string Backlog);
+}
+
+internal static partial class PostgreSqlStoreLog
+{
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "Reading the outbox claim floor failed; claims keep the floor they have (they may scan more) and the read is retried.")]
+    public static partial void FloorReadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Information, Message = "The outbox claim floor is read again after {Failures} failed read(s).")]
+    public static partial void FloorReadRecovered(ILogger logger, int failures);
 }
