@@ -24,12 +24,8 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
     public async Task TransactionOpenFarLongerThanTheLag_IsClaimedAsSoonAsItCommits()
     {
         await using var database = await fixture.CreateDatabaseAsync();
-        using var host = BuildHost(database, o =>
-        {
-            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
-            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
-            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
-        });
+        // No rescan can rescue it in this test.
+        using var host = BuildFloorHost(database, lag: TimeSpan.FromMilliseconds(100), rescan: TimeSpan.FromMinutes(5));
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
@@ -72,12 +68,8 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         // A session that wrote to another table and stays in its transaction (a batch job, a migration, a forgotten
         // "idle in transaction") keeps old row versions alive, which is when the floor matters most.
         await using var database = await fixture.CreateDatabaseAsync();
-        using var host = BuildHost(database, o =>
-        {
-            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
-            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
-            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // only the floor's rise is watched here
-        });
+        // Only the floor's rise is watched here.
+        using var host = BuildFloorHost(database, lag: TimeSpan.FromMilliseconds(100), rescan: TimeSpan.FromMinutes(5));
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
         await using var other = database.CreateContext();
@@ -120,12 +112,7 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
     {
         await using var database = await fixture.CreateDatabaseAsync();
         var rescan = TimeSpan.FromSeconds(2);
-        using var host = BuildHost(database, o =>
-        {
-            o.ClaimFloorLag = TimeSpan.FromMilliseconds(100);
-            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
-            o.ClaimFloorRescanInterval = rescan;
-        });
+        using var host = BuildFloorHost(database, lag: TimeSpan.FromMilliseconds(100), rescan: rescan);
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
@@ -176,12 +163,8 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         // Concurrent publishers: the one that took the lower id commits a moment after the other, whose message is
         // delivered in between. The floor must not have passed it.
         await using var database = await fixture.CreateDatabaseAsync();
-        using var host = BuildHost(database, o =>
-        {
-            o.ClaimFloorLag = TimeSpan.FromSeconds(3);
-            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
-            o.ClaimFloorRescanInterval = TimeSpan.FromMinutes(5); // no rescan can rescue it in this test
-        });
+        // No rescan can rescue it in this test.
+        using var host = BuildFloorHost(database, lag: TimeSpan.FromSeconds(3), rescan: TimeSpan.FromMinutes(5));
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
         await using (var first = database.CreateContext())
@@ -258,6 +241,15 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         Assert.Equal(1, await context.Database.ExecuteSqlAsync($"UPDATE outbox_messages SET id = {id} WHERE message_id = {messageId}", Ct));
         return messageId;
     }
+
+    /// <summary>A host whose floor is read every 50 ms, with the given lag and rescan interval.</summary>
+    private static IHost BuildFloorHost(TestDatabase database, TimeSpan lag, TimeSpan rescan) =>
+        BuildHost(database, o =>
+        {
+            o.ClaimFloorLag = lag;
+            o.ClaimFloorRefreshInterval = TimeSpan.FromMilliseconds(50);
+            o.ClaimFloorRescanInterval = rescan;
+        });
 
     private static IHost BuildHost(TestDatabase database, Action<OutboxPostgreSqlOptions> configure) =>
         OutboxTestHost.Build(database, new InMemoryTransport(), o => o.Enabled = false, services: s => s.Configure(configure));
