@@ -21,7 +21,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     private readonly string _clusterDirectory;
     private readonly TimeSpan _startTimeout;
     private readonly SemaphoreSlim _control = new(1, 1);
-    private readonly EventHandler _onProcessExit;
+    private readonly long _cleanup;
     private Process? _watchdog;
     private int _cleanedUp;
 
@@ -33,8 +33,8 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         DataDirectory = Path.Combine(clusterDirectory, "data");
         LogFile = Path.Combine(clusterDirectory, "postgres.log");
 
-        // The watchdog would also clean up after this process, but only after it has gone: do it now.
-        _onProcessExit = ProcessExitCleanup.Register(CleanUpAsync);
+        // The watchdog would also clean up after this process, but only after it has gone: do it when the run ends.
+        _cleanup = TestRunCleanup.Register(CleanUpAsync);
     }
 
     /// <summary>The connection string of the superuser <c>postgres</c> to the database <c>postgres</c>.</summary>
@@ -120,7 +120,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await CleanUpAsync();
-        ProcessExitCleanup.Unregister(_onProcessExit);
+        TestRunCleanup.Unregister(_cleanup);
     }
 
     private string TimeoutSeconds => ((int)Math.Ceiling(_startTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);

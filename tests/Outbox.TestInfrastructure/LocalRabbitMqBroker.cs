@@ -52,7 +52,7 @@ internal static class LocalRabbitMqBroker
 
             await WaitUntilAcceptingAsync(cancellationToken);
             await File.WriteAllTextAsync(UserFile(Environment.ProcessId), string.Empty, cancellationToken);
-            ProcessExitCleanup.Register(ReleaseAsync);
+            TestRunCleanup.Register(ReleaseAsync);
         }
     }
 

@@ -36,7 +36,7 @@ public sealed class PostgresServer
         if (source == "environment")
         {
             _databasesToDrop = [];
-            ProcessExitCleanup.Register(DropDatabasesAsync);
+            TestRunCleanup.Register(DropDatabasesAsync);
         }
     }
 
@@ -128,7 +128,7 @@ public sealed class PostgresServer
                 await container.StartAsync(cancellationToken);
 
                 // Ryuk removes the container if this process dies; this is the orderly way out.
-                ProcessExitCleanup.Register(() => container.DisposeAsync().AsTask());
+                TestRunCleanup.Register(() => container.DisposeAsync().AsTask());
                 return new PostgresServer(container.GetConnectionString(), "testcontainers");
             }
             catch (Exception exception) when (exception is not OperationCanceledException)

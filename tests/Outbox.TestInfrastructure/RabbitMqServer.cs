@@ -81,7 +81,7 @@ public sealed class RabbitMqServer
                 await container.StartAsync(cancellationToken);
 
                 // Ryuk removes the container if this process dies; this is the orderly way out.
-                ProcessExitCleanup.Register(() => container.DisposeAsync().AsTask());
+                TestRunCleanup.Register(() => container.DisposeAsync().AsTask());
                 return new RabbitMqServer(new Uri(container.GetConnectionString()), "testcontainers");
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
