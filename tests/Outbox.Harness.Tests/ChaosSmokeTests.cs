@@ -29,7 +29,7 @@ public sealed class ChaosSmokeTests
         foreach (var argument in new[]
                  {
                      harness, "--messages", "2000", "--kill-every", "2", "--db-restarts", "1", "--broker-restarts", "1",
-                     "--fault-rate", "0.05", "--poison-rate", "0.005", "--customers", "100", "--seconds", "240", "--seed", "7",
+                     "--fault-rate", "0.05", "--poison-rate", "0.005", "--customers", "100", "--seconds", "600", "--stall-seconds", "120", "--seed", "7",
                  })
         {
             info.ArgumentList.Add(argument);

@@ -7,8 +7,17 @@ public sealed class ChaosOptions
 {
     public int Messages { get; set; } = 20_000;
 
-    /// <summary>Upper bound on the whole run; the run fails if it has not drained by then.</summary>
-    public int Seconds { get; set; } = 600;
+    /// <summary>Upper bound on the whole run, a safety net; the run fails if it has not drained by then.</summary>
+    public int Seconds { get; set; } = 900;
+
+    /// <summary>
+    /// Once the faults have stopped, the run fails when nothing more settled for this many seconds (progress, not
+    /// speed: a loaded machine settles slowly but steadily).
+    /// </summary>
+    public int StallSeconds { get; set; } = 120;
+
+    /// <summary>The faults (kills) go on until the producer has finished, the restarts are done and this many kills happened.</summary>
+    public int MinKills { get; set; } = 3;
 
     /// <summary>Mean seconds between two kill -9 of a dispatcher or the consumer; 0 = no kills.</summary>
     public double KillEvery { get; set; } = 5;
@@ -73,6 +82,8 @@ public sealed class ChaosOptions
             {
                 case "--messages": options.Messages = Int(); break;
                 case "--seconds": options.Seconds = Int(); break;
+                case "--stall-seconds": options.StallSeconds = Int(); break;
+                case "--min-kills": options.MinKills = Int(); break;
                 case "--kill-every": options.KillEvery = Double(); break;
                 case "--db-restarts": options.DbRestarts = Int(); break;
                 case "--broker-restarts": options.BrokerRestarts = Int(); break;
@@ -93,7 +104,7 @@ public sealed class ChaosOptions
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --amqp.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --amqp.");
             }
         }
 

@@ -103,18 +103,37 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         }
     }
 
+    /// <summary>
+    /// Two phases. Faults: kills every <see cref="ChaosOptions.KillEvery"/> seconds and the planned server restarts,
+    /// until the producer has finished, the restarts are done and <see cref="ChaosOptions.MinKills"/> kills happened.
+    /// Settling: no more faults; the run ends when every order has an outcome, and fails when nothing more settled for
+    /// <see cref="ChaosOptions.StallSeconds"/> (or at the <see cref="ChaosOptions.Seconds"/> safety net). Kills do not
+    /// go on while the run settles: on a loaded machine a restarted consumer needs many seconds to start, and one
+    /// killed every few seconds would rarely get to work, which measured the machine, not the library.
+    /// </summary>
     private async Task<bool> DriveAsync(
         ChildProcess producer, List<ChildProcess> victims, string database, RabbitMqServer? broker, LocalPostgresCluster? cluster,
         Stopwatch stopwatch, CancellationToken cancellationToken)
     {
         var deadline = TimeSpan.FromSeconds(options.Seconds);
+        var stallLimit = TimeSpan.FromSeconds(options.StallSeconds);
         var nextKill = NextKillDelay();
         var lastReport = TimeSpan.Zero;
+        TimeSpan? faultsEnded = null;
+        var lastSettled = -1L;
+        var lastProgress = TimeSpan.Zero;
         while (stopwatch.Elapsed < deadline)
         {
             await Task.Delay(200, cancellationToken);
             var produced = Interlocked.Read(ref _produced);
             var fraction = (double)produced / options.Messages;
+            var restartsDone = _dbRestarts >= (cluster is null ? 0 : options.DbRestarts) && _brokerRestarts >= (broker is null ? 0 : options.BrokerRestarts);
+            if (faultsEnded is null && producer.ExitCode == 0 && restartsDone && (options.KillEvery == 0 || _kills >= options.MinKills))
+            {
+                faultsEnded = stopwatch.Elapsed;
+                lastProgress = stopwatch.Elapsed;
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] faults stopped after {_kills} kills; settling (fails after {options.StallSeconds}s without progress)");
+            }
 
             // Server restarts are spread over the production phase, db and broker interleaved.
             if (cluster is not null && _dbRestarts < options.DbRestarts && fraction >= (_dbRestarts + 1.0) / (options.DbRestarts + 1))
@@ -131,7 +150,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 _brokerRestarts++;
             }
 
-            if (options.KillEvery > 0 && stopwatch.Elapsed >= nextKill)
+            if (faultsEnded is null && options.KillEvery > 0 && stopwatch.Elapsed >= nextKill)
             {
                 var victim = victims[_random.Next(victims.Count)];
                 victim.Kill();
@@ -163,20 +182,31 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 continue; // the database is restarting
             }
 
+            if (progress.Settled != lastSettled)
+            {
+                lastSettled = progress.Settled;
+                lastProgress = stopwatch.Elapsed;
+            }
+
             if (stopwatch.Elapsed - lastReport >= TimeSpan.FromSeconds(2))
             {
                 output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] produced {produced}, settled {progress.Settled}/{progress.Orders}, kills {_kills}, db restarts {_dbRestarts}, broker restarts {_brokerRestarts}");
                 lastReport = stopwatch.Elapsed;
             }
 
-            if (producer.ExitCode == 0 && progress.Orders == options.Messages && progress.Settled >= progress.Orders
-                && _dbRestarts >= (cluster is null ? 0 : options.DbRestarts) && _brokerRestarts >= (broker is null ? 0 : options.BrokerRestarts))
+            if (faultsEnded is not null && progress.Orders == options.Messages && progress.Settled >= progress.Orders)
             {
                 return true;
             }
+
+            if (faultsEnded is not null && stopwatch.Elapsed - lastProgress >= stallLimit)
+            {
+                output.WriteLine($"nothing settled for {options.StallSeconds}s after the faults stopped (settled {progress.Settled}/{progress.Orders})");
+                return false;
+            }
         }
 
-        output.WriteLine($"deadline of {options.Seconds}s reached before everything settled");
+        output.WriteLine($"safety net of {options.Seconds}s reached before everything settled");
         return false;
     }
 
