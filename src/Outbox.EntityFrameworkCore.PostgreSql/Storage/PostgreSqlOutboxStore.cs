@@ -29,6 +29,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private long _nextFloorRefresh;
     private long _nextFloorRescan;
     private int _readingFloor;
+    private long _floorReads;
     private int _floorReadFailures; // consecutive; touched only by the one running read
     private readonly ILogger _logger;
 
@@ -91,6 +92,12 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     /// transactions that do not write to the outbox do not hold the floor back. A row below the floor anyway is found
     /// by the next rescan, which lowers the floor at once.
     /// </summary>
+    /// <summary>The floor claims scan from now (for tests: whether it rose).</summary>
+    internal long Floor => Interlocked.Read(ref _floor);
+
+    /// <summary>Floor reads completed so far (for tests: progress that does not depend on the machine's speed).</summary>
+    internal long FloorReads => Interlocked.Read(ref _floorReads);
+
     private long GetFloor(Statements s)
     {
         var rescan = _options.ClaimFloorRescanInterval;
@@ -185,6 +192,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
             }
 
             Interlocked.Exchange(ref _nextFloorRefresh, startedAt + Ticks(_options.ClaimFloorRefreshInterval));
+            Interlocked.Increment(ref _floorReads);
             if (_floorReadFailures > 0)
             {
                 PostgreSqlStoreLog.FloorReadRecovered(_logger, _floorReadFailures);
