@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Hosting;
 using Outbox.EntityFrameworkCore;
 using Outbox.RabbitMQ.Tests.Infrastructure;
 using RabbitMQ.Client;
@@ -28,6 +29,61 @@ public sealed class OutboxToInboxTests(BrokerFixture fixture) : IAsyncLifetime
         if (_environment is not null)
         {
             await _environment.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task HostWithTransportAndConsumer_Stopped_StopsWithinTheHostTimeoutAndLeavesNoThreadOfItsOwn()
+    {
+        // A thread the library (or RabbitMQ.Client) started itself and left running would keep a user's process from
+        // exiting. On Linux a new thread takes its creator's name unless it is given one, so one started from a pool
+        // thread is called ".NET TP Worker" too: count those against the pool's own count, and every thread with a name
+        // the runtime does not give (".NET ...").
+        var before = ThreadsNotOfTheRuntime();
+        var host = await Environment.StartHostAsync();
+        await Environment.PlaceOrdersAsync(20, i => new PublishOptions { PartitionKey = $"customer-{i % 4}" });
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() == 20, Timeout, "20 payments");
+        Output.WriteLine($"while running: {ThreadsNotOfTheRuntime()} threads not of the runtime (before: {before})");
+
+        var stopping = Stopwatch.StartNew();
+        await Environment.StopHostAsync(host);
+        stopping.Stop();
+
+        // The dispatcher's and the consumer's ShutdownTimeout are 2 s each; the host's own (30 s) is what a user waits for.
+        Assert.True(stopping.Elapsed < new HostOptions().ShutdownTimeout, $"the host took {stopping.Elapsed.TotalSeconds:0.0} s to stop");
+
+        // The pool grows and shrinks meanwhile, so a count can be off for a moment; a thread left running stays.
+        var left = int.MaxValue;
+        for (var look = 0; look < 20 && left > before; look++)
+        {
+            left = Math.Min(left, ThreadsNotOfTheRuntime());
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.True(left <= before, $"{left - before} thread(s) not of the runtime were left running after the host stopped");
+    }
+
+    /// <summary>This process's threads that are neither the runtime's own nor its pool's (nor the main thread).</summary>
+    private static int ThreadsNotOfTheRuntime()
+    {
+        var names = Directory.EnumerateDirectories("/proc/self/task")
+            .Select(task => TryRead(Path.Combine(task, "comm")))
+            .OfType<string>()
+            .ToList();
+        var poolNamed = names.Count(name => name == ".NET TP Worker");
+        var otherNamed = names.Count(name => !name.StartsWith(".NET ", StringComparison.Ordinal));
+        return Math.Max(0, poolNamed - ThreadPool.ThreadCount) + otherNamed;
+    }
+
+    private static string? TryRead(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path).TrimEnd('\n');
+        }
+        catch (IOException)
+        {
+            return null; // the thread ended meanwhile
         }
     }
 

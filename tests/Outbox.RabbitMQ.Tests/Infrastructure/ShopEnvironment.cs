@@ -198,6 +198,20 @@ public sealed class ShopEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops and disposes a host started by <see cref="StartHostAsync"/>, as an application's exit would.</summary>
+    public async Task StopHostAsync(IHost host)
+    {
+        _hosts.Remove(host);
+        try
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+        finally
+        {
+            host.Dispose();
+        }
+    }
+
     /// <summary>A plain client connection to the broker, for publishing raw messages and inspecting queues.</summary>
     public Task<IConnection> ConnectAsync() =>
         new ConnectionFactory { Uri = Broker.AmqpUri, ClientProvidedName = "outbox-tests" }.CreateConnectionAsync(Ct);
