@@ -11,9 +11,12 @@ namespace Outbox.TestInfrastructure;
 /// <item><see cref="AppDomain.ProcessExit"/>, the fallback for the harness and the benchmarks.</item>
 /// </list>
 /// Cleanup must not wait for ProcessExit in a test process: xunit's runner returns before it, and if the process has
-/// not exited 11 s later (a <c>pg_ctl stop</c> on a loaded machine takes longer) it prints "Waiting 10 seconds for
-/// foreground threads to exit" and fails the module with "Foreground threads were left running". Nothing runs on
-/// SIGKILL; <see cref="LocalPostgresCluster"/> has a watchdog for that.
+/// not exited 11 s later it prints "Waiting 10 seconds for foreground threads to exit" and fails the module with
+/// "Foreground threads were left running" (no foreground thread is involved). On a loaded machine the throwaway
+/// cluster's cleanup took that long: <c>pg_ctl stop</c>, then deleting a data directory that holds every database
+/// the module created (a stack taken during the wait showed the main thread in the ProcessExit handler and a pool
+/// thread in <c>unlink</c> under <c>/tmp/outbox-pg-*/data/base</c>). Nothing runs on SIGKILL;
+/// <see cref="LocalPostgresCluster"/> has a watchdog for that.
 /// </summary>
 public static class TestRunCleanup
 {
