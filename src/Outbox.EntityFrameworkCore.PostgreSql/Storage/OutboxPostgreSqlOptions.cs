@@ -15,7 +15,9 @@ public sealed class OutboxPostgreSqlOptions
     /// their commit to reach disk. With <see langword="false"/> they run with <c>synchronous_commit = off</c>: a
     /// database crash can forget the last few hundred milliseconds of them, which only means that some messages are
     /// claimed or sent again — at-least-once delivery the consumer's inbox absorbs — while each of those commits costs
-    /// no disk flush. Business transactions and publishes (the application's own connections) are not affected.
+    /// no disk flush. Business transactions and publishes (the application's own connections) are not affected. The
+    /// setting travels with each statement (<c>set_config('synchronous_commit', 'off', true)</c> in the same round trip
+    /// and transaction), not with the connection, so it works through a pooler such as PgBouncer in transaction mode.
     /// <value>The default value is <see langword="false"/>.</value>
     /// </summary>
     public bool SynchronousCommit { get; set; }
