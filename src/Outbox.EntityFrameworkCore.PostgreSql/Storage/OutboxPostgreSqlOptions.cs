@@ -30,6 +30,18 @@ public sealed class OutboxPostgreSqlOptions
     public bool Notifications { get; set; } = true;
 
     /// <summary>
+    /// The connection string of the wake-up listener's own long-lived connection (<c>LISTEN</c>, see
+    /// <see cref="Notifications"/>). It must reach PostgreSQL directly: a pooler in transaction mode (PgBouncer, RDS
+    /// Proxy, Supavisor, pgcat) hands the listener's server connection to others between statements and drops the
+    /// notifications that arrive meanwhile. The listener checks this after each <c>LISTEN</c> with a <c>NOTIFY</c> to
+    /// itself, sent from another connection, and logs a warning naming this option when it does not come back; the
+    /// dispatchers then find messages by polling. The listener needs one connection per process, so it may bypass the
+    /// pooler where everything else goes through it. Publishes send their <c>NOTIFY</c> as before, through the pooler.
+    /// <value>The default value is <see langword="null"/>: <see cref="ConnectionString"/>, else the DbContext's connection string.</value>
+    /// </summary>
+    public string? ListenerConnectionString { get; set; }
+
+    /// <summary>
     /// The shortest time between two <c>NOTIFY</c>s from one process: commits in between share one notification.
     /// <value>The default value is 5 milliseconds.</value>
     /// </summary>
