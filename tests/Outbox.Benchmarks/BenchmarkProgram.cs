@@ -60,6 +60,7 @@ public static class BenchmarkProgram
             .Set("keys", options.Keys.ToString())
             .Set("pg_fillfactor", options.PostgresFillFactor)
             .Set("connection_options", options.ConnectionOptions)
+            .Set("pg_synchronous_commit", options.PgSynchronousCommit)
             .Set("load_avg_1m_start", CpuSample.LoadAverage());
         if (CpuSample.LoadAverage() is > 0.5 and var load)
         {

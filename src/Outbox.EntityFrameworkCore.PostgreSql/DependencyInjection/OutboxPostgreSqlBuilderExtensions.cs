@@ -22,6 +22,7 @@ public static class OutboxPostgreSqlBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<OutboxPostgreSqlOptions>().ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<OutboxPostgreSqlOptions>, OutboxPostgreSqlOptionsValidator>());
         if (configure is not null)
         {
             services.Configure(configure);

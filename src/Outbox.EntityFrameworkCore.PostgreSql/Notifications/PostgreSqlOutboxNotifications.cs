@@ -11,13 +11,20 @@ namespace Outbox.EntityFrameworkCore.PostgreSql;
 /// sends <c>NOTIFY</c> on the outbox's channel from its own connection, coalesced to at most one per
 /// <see cref="OutboxPostgreSqlOptions.NotifyInterval"/>; and, where the dispatcher runs, <c>LISTEN</c>s on that channel
 /// and wakes the local loops. Never inside a business transaction, never a trigger. The listener reconnects by itself;
-/// polling covers any notification lost meanwhile.
+/// polling covers any notification lost meanwhile. After each <c>LISTEN</c> it sends itself a probe and warns when that
+/// does not come back, as behind a pooler in transaction mode (see <see cref="OutboxPostgreSqlOptions.ListenerConnectionString"/>).
 /// </summary>
 internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundService
     where TContext : DbContext
 {
     private static readonly TimeSpan ReconnectBaseDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan ReconnectMaxDelay = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the listener waits for its own probe (see <see cref="ProbeAsync"/>) before it warns.</summary>
+    internal static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The payload of the probe; publishes notify with an empty one.</summary>
+    private const string ProbePayload = "outbox-listener-probe";
 
     private readonly OutboxStoreBootstrap<TContext> _bootstrap;
     private readonly OutboxSignal _signal;
@@ -143,10 +150,18 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         {
             try
             {
-                var connection = await OpenAsync(stopping).ConfigureAwait(false);
+                var connection = await OpenAsync(ListenerConnectionString, stopping).ConfigureAwait(false);
                 await using (connection.ConfigureAwait(false))
                 {
-                    connection.Notification += (_, _) => _signal.Notify();
+                    var received = 0;
+                    connection.Notification += (_, e) =>
+                    {
+                        Volatile.Write(ref received, 1);
+                        if (e.Payload != ProbePayload)
+                        {
+                            _signal.Notify();
+                        }
+                    };
                     using (var listen = new NpgsqlCommand($"LISTEN {QuotedChannel}", connection))
                     {
                         await listen.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
@@ -157,6 +172,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
                     // Notifications may have been missed while not listening: look once now.
                     _signal.Notify();
+                    await ProbeAsync(connection, () => Volatile.Read(ref received) != 0, stopping).ConfigureAwait(false);
                     while (!stopping.IsCancellationRequested)
                     {
                         await connection.WaitAsync(stopping).ConfigureAwait(false);
@@ -184,13 +200,64 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         }
     }
 
+    /// <summary>
+    /// Checks that notifications reach the listener: sends one <c>NOTIFY</c> on the channel from another connection (the
+    /// publishers' connection string, as a publish would) and waits up to <see cref="ProbeTimeout"/> for any
+    /// notification to arrive on <paramref name="listener"/>. A pooler in transaction mode drops them silently (the
+    /// listener's server connection is not linked to it once <c>LISTEN</c> has returned); that is worth a warning
+    /// naming the fix, as polling is then the only way other processes' messages are found. A probe that cannot be
+    /// sent proves nothing: the send loop reports a failing connection itself.
+    /// </summary>
+    private async Task ProbeAsync(NpgsqlConnection listener, Func<bool> received, CancellationToken stopping)
+    {
+        var started = _time.GetTimestamp();
+        try
+        {
+            var sender = await OpenAsync(PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext)), stopping).ConfigureAwait(false);
+            await using (sender.ConfigureAwait(false))
+            {
+                using var notify = new NpgsqlCommand("SELECT pg_notify($1, $2)", sender);
+                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Channel });
+                notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = ProbePayload });
+                await notify.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+        {
+            PostgreSqlNotificationsLog.ProbeNotSent(_logger, ex);
+            return;
+        }
+
+        while (!received())
+        {
+            var left = ProbeTimeout - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                PostgreSqlNotificationsLog.ProbeLost(_logger, Channel, ProbeTimeout, _dispatcher.PollingInterval);
+                return;
+            }
+
+            // Returns on a notification or at the timeout; the connection stays usable either way.
+            await listener.WaitAsync(left, stopping).ConfigureAwait(false);
+        }
+
+        var elapsed = _time.GetElapsedTime(started);
+        PostgreSqlNotificationsLog.ProbeReceived(_logger, Channel, elapsed.TotalMilliseconds);
+    }
+
+    private string ListenerConnectionString =>
+        _options.ListenerConnectionString ?? PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext));
+
     private string Channel => _bootstrap.Tables.NotificationChannel;
 
     private string QuotedChannel => "\"" + Channel + "\"";
 
-    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    private Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) =>
+        OpenAsync(PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext)), cancellationToken);
+
+    private static async Task<NpgsqlConnection> OpenAsync(string connectionString, CancellationToken cancellationToken)
     {
-        var builder = new NpgsqlConnectionStringBuilder(PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext)))
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
             // A dedicated, long-lived connection: keep it out of the pool and alive through idle periods.
             Pooling = false,
@@ -218,6 +285,15 @@ internal static partial class PostgreSqlNotificationsLog
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "The outbox notification listener lost its connection; reconnecting in {Delay}. Polling continues meanwhile.")]
     public static partial void ListenFailed(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "The outbox notification listener sent a NOTIFY probe on channel {Channel} and nothing came back within {Timeout}: its connection most likely goes through a pooler in transaction mode (PgBouncer, RDS Proxy, Supavisor, pgcat), which drops notifications. Dispatchers in this process will find messages published elsewhere only by polling (every {PollingInterval}). Fix: set OutboxPostgreSqlOptions.ListenerConnectionString to a direct (non-pooled) connection string to the server, or set OutboxPostgreSqlOptions.Notifications = false to accept polling.")]
+    public static partial void ProbeLost(ILogger logger, string channel, TimeSpan timeout, TimeSpan pollingInterval);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "The outbox notification listener received its probe on channel {Channel} after {Milliseconds:0.#} ms: notifications arrive.")]
+    public static partial void ProbeReceived(ILogger logger, string channel, double milliseconds);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "The outbox notification listener could not send its probe; whether notifications arrive is not known.")]
+    public static partial void ProbeNotSent(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Sending an outbox notification failed; dispatchers in other processes will find the messages by polling.")]
     public static partial void NotifyFailed(ILogger logger, Exception exception);

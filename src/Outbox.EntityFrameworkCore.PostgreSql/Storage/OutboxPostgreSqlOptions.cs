@@ -15,7 +15,9 @@ public sealed class OutboxPostgreSqlOptions
     /// their commit to reach disk. With <see langword="false"/> they run with <c>synchronous_commit = off</c>: a
     /// database crash can forget the last few hundred milliseconds of them, which only means that some messages are
     /// claimed or sent again — at-least-once delivery the consumer's inbox absorbs — while each of those commits costs
-    /// no disk flush. Business transactions and publishes (the application's own connections) are not affected.
+    /// no disk flush. Business transactions and publishes (the application's own connections) are not affected. The
+    /// setting travels with each statement (<c>set_config('synchronous_commit', 'off', true)</c> in the same round trip
+    /// and transaction), not with the connection, so it works through a pooler such as PgBouncer in transaction mode.
     /// <value>The default value is <see langword="false"/>.</value>
     /// </summary>
     public bool SynchronousCommit { get; set; }
@@ -26,6 +28,18 @@ public sealed class OutboxPostgreSqlOptions
     /// <value>The default value is <see langword="true"/>.</value>
     /// </summary>
     public bool Notifications { get; set; } = true;
+
+    /// <summary>
+    /// The connection string of the wake-up listener's own long-lived connection (<c>LISTEN</c>, see
+    /// <see cref="Notifications"/>). It must reach PostgreSQL directly: a pooler in transaction mode (PgBouncer, RDS
+    /// Proxy, Supavisor, pgcat) hands the listener's server connection to others between statements and drops the
+    /// notifications that arrive meanwhile. The listener checks this after each <c>LISTEN</c> with a <c>NOTIFY</c> to
+    /// itself, sent from another connection, and logs a warning naming this option when it does not come back; the
+    /// dispatchers then find messages by polling. The listener needs one connection per process, so it may bypass the
+    /// pooler where everything else goes through it. Publishes send their <c>NOTIFY</c> as before, through the pooler.
+    /// <value>The default value is <see langword="null"/>: <see cref="ConnectionString"/>, else the DbContext's connection string.</value>
+    /// </summary>
+    public string? ListenerConnectionString { get; set; }
 
     /// <summary>
     /// The shortest time between two <c>NOTIFY</c>s from one process: commits in between share one notification.

@@ -8,7 +8,8 @@ using NpgsqlTypes;
 namespace Outbox.EntityFrameworkCore.PostgreSql;
 
 /// <summary>
-/// The PostgreSQL outbox store. Every operation is one statement in autocommit: the claim is
+/// The PostgreSQL outbox store. Every operation is one statement in a transaction of its own (a write goes in one
+/// batch with the setting it needs, see <see cref="CreateWrite"/>): the claim is
 /// <c>WITH c AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) UPDATE ... WHERE id = ANY(ARRAY(SELECT id FROM c))
 /// RETURNING</c> (not a join with <c>c</c>: with statistics that call the table empty, the planner may scan the whole
 /// primary key for the join, every dead entry included, while <c>= ANY</c> is always an index lookup), so concurrent
@@ -38,6 +39,9 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     private readonly Queue<FloorCandidate> _floorCandidates = new();
     private const int MaxFloorCandidates = 64;
 
+    /// <summary>See <see cref="CreateWrite"/> and <see cref="OutboxPostgreSqlOptions.SynchronousCommit"/>.</summary>
+    private const string AsynchronousCommit = "SELECT set_config('synchronous_commit', 'off', true)";
+
     public PostgreSqlOutboxStore(
         OutboxStoreBootstrap<TContext> bootstrap,
         IOptions<OutboxPostgreSqlOptions> options,
@@ -55,15 +59,21 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
     {
         var s = _statements.Value;
         var floor = GetFloor(s);
-        using var command = s.DataSource.CreateCommand(s.Claim);
+        using var batch = CreateWrite(s, s.Claim, out var command);
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = batchSize });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
         command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = leaseDuration, NpgsqlDbType = NpgsqlDbType.Interval });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = floor });
-        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         IReadOnlyList<OutboxMessage> claimed;
         await using (reader.ConfigureAwait(false))
         {
+            // The claim's rows are the batch's last result set (see CreateWrite).
+            for (var i = 1; i < batch.BatchCommands.Count; i++)
+            {
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             claimed = await OutboxRowReader.ReadAllAsync(reader, static (r, i) => r.GetGuid(i), cancellationToken).ConfigureAwait(false);
         }
 
@@ -221,6 +231,28 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         }
     }
 
+    /// <summary>
+    /// A write statement (claim, acknowledgement, release, dead-letter move) as a batch of its own: Npgsql sends the
+    /// commands of a batch in one round trip with one Sync, so PostgreSQL runs them as one transaction, and a pooler in
+    /// transaction mode keeps them on one server connection. Unless <see cref="OutboxPostgreSqlOptions.SynchronousCommit"/>,
+    /// the batch first turns <c>synchronous_commit</c> off for that transaction alone (<c>set_config(..., true)</c>,
+    /// which unlike <c>SET LOCAL</c> warns of nothing outside <c>BEGIN</c>); it is read at the commit and is gone after
+    /// it, so no setting outlives the statement and nothing is asked of the connection (no startup parameter, no
+    /// session state) that a pooler would refuse or hand on to someone else.
+    /// </summary>
+    private NpgsqlBatch CreateWrite(Statements s, string sql, out NpgsqlBatchCommand command)
+    {
+        var batch = s.DataSource.CreateBatch();
+        if (!_options.SynchronousCommit)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(AsynchronousCommit));
+        }
+
+        command = new NpgsqlBatchCommand(sql);
+        batch.BatchCommands.Add(command);
+        return batch;
+    }
+
     private long Ticks(TimeSpan interval) => (long)(interval.TotalSeconds * _time.TimestampFrequency);
 
     public async Task AcknowledgeAsync(Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken)
@@ -231,10 +263,10 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         }
 
         var s = _statements.Value;
-        using var command = s.DataSource.CreateCommand(s.Acknowledge);
+        using var batch = CreateWrite(s, s.Acknowledge, out var command);
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. positions] });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task ReleaseAsync(Guid owner, IReadOnlyList<OutboxRelease> releases, CancellationToken cancellationToken)
@@ -257,13 +289,13 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         }
 
         var s = _statements.Value;
-        using var command = s.DataSource.CreateCommand(s.Release);
+        using var batch = CreateWrite(s, s.Release, out var command);
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
         command.Parameters.Add(new NpgsqlParameter<double[]> { TypedValue = delays });
         command.Parameters.Add(new NpgsqlParameter<string?[]> { TypedValue = errors, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = refunds });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task DeadLetterAsync(Guid owner, IReadOnlyList<OutboxDeadLetter> deadLetters, CancellationToken cancellationToken)
@@ -282,11 +314,11 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         }
 
         var s = _statements.Value;
-        using var command = s.DataSource.CreateCommand(s.DeadLetter);
+        using var batch = CreateWrite(s, s.DeadLetter, out var command);
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = reasons });
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = owner });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<long> GetLastPositionAsync(CancellationToken cancellationToken)
@@ -345,12 +377,6 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         if (string.IsNullOrEmpty(builder.ApplicationName))
         {
             builder.ApplicationName = "outbox-dispatcher";
-        }
-
-        if (!_options.SynchronousCommit)
-        {
-            // Only these connections: see OutboxPostgreSqlOptions.SynchronousCommit for why losing them is harmless.
-            builder.Options = string.IsNullOrEmpty(builder.Options) ? "-c synchronous_commit=off" : builder.Options + " -c synchronous_commit=off";
         }
 
         var t = tables.Outbox;

@@ -92,6 +92,11 @@ public sealed class DispatcherFleet : IAsyncDisposable
                 {
                     o.ClaimFloorRescanInterval = TimeSpan.FromSeconds(rescan);
                 }
+
+                if (options.PgSynchronousCommit is { } synchronous)
+                {
+                    o.SynchronousCommit = synchronous;
+                }
             });
             useTransport(outbox);
             TimingOutboxStore.Decorate(builder.Services, stats);

@@ -89,6 +89,9 @@ public sealed class BenchOptions
     /// <summary>PostgreSQL: <c>ClaimFloorRescanInterval</c> in seconds (0 = no floor); <see langword="null"/> = the library default.</summary>
     public double? PgFloorRescanSeconds { get; private set; }
 
+    /// <summary>PostgreSQL: <c>SynchronousCommit</c> of the dispatchers' statements; <see langword="null"/> = the library default.</summary>
+    public bool? PgSynchronousCommit { get; private set; }
+
     /// <summary>xmin: how long the other session keeps its transaction (and snapshot) open, in seconds.</summary>
     public double HoldSeconds { get; private set; } = 180;
 
@@ -143,6 +146,7 @@ public sealed class BenchOptions
           --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
           --pg-floor-refresh <ms>      PostgreSQL ClaimFloorRefreshInterval (default: library default)
           --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
+          --pg-synchronous-commit on|off  PostgreSQL SynchronousCommit of the dispatchers' statements (default: library default, off)
           --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
           --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
           --report-every N             soak: messages per reported segment (default 1000000)
@@ -296,6 +300,14 @@ public sealed class BenchOptions
                     break;
                 case "--pg-floor-refresh":
                     options.PgFloorRefreshMilliseconds = Int(name, Value(), 10, 60_000);
+                    break;
+                case "--pg-synchronous-commit":
+                    options.PgSynchronousCommit = Value().ToLowerInvariant() switch
+                    {
+                        "on" => true,
+                        "off" => false,
+                        var other => throw new BenchOptionsException($"Option --pg-synchronous-commit: '{other}' is not on or off."),
+                    };
                     break;
                 case "--pg-floor-rescan":
                     options.PgFloorRescanSeconds = Double(name, Value(), 0, 600);

@@ -51,6 +51,9 @@ public sealed class ChaosOptions
 
     public string? Connection { get; set; }
 
+    /// <summary>Producers, dispatchers and consumers reach PostgreSQL through a throwaway PgBouncer in transaction mode.</summary>
+    public bool PgBouncer { get; set; }
+
     public string? Amqp { get; set; }
 
     // Child-process settings, passed by the orchestrator.
@@ -97,6 +100,7 @@ public sealed class ChaosOptions
                 case "--rate": options.Rate = Int(); break;
                 case "--seed": options.Seed = Int(); break;
                 case "--connection": options.Connection = Value(); break;
+                case "--pgbouncer": options.PgBouncer = true; break;
                 case "--amqp": options.Amqp = Value(); break;
                 case "--role": options.Role = Value(); break;
                 case "--orders": options.OrdersConnection = Value(); break;
@@ -104,7 +108,7 @@ public sealed class ChaosOptions
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --amqp.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp.");
             }
         }
 

@@ -44,6 +44,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
             adminConnection = cluster.ConnectionString;
         }
 
+        LocalPgBouncer? bouncer = null;
         try
         {
             RabbitMqServer? broker = null;
@@ -61,6 +62,14 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
             var database = await CreateDatabaseAsync(adminConnection, cancellationToken);
             options.OrdersConnection = database;
             options.PaymentsConnection = database;
+            if (options.PgBouncer)
+            {
+                // Every role's connections (publishes, claims, inbox, the listener too) go through the pooler with the
+                // library's defaults; the harness itself (verification, restarts) talks to the server directly.
+                bouncer = await LocalPgBouncer.StartAsync(adminConnection, cancellationToken: cancellationToken);
+                options.OrdersConnection = options.PaymentsConnection = bouncer.Through(database);
+                output.WriteLine($"through PgBouncer (transaction mode) on 127.0.0.1:{bouncer.Port}");
+            }
             output.WriteLine($"run {options.RunId}: {options.Messages} messages, {options.Dispatchers} dispatcher(s), {options.Customers} customers, " +
                              $"kill every ~{options.KillEvery}s, {options.DbRestarts} db restart(s), {options.BrokerRestarts} broker restart(s), " +
                              $"fault rate {options.FaultRate}, poison rate {options.PoisonRate}, seed {options.Seed}");
@@ -88,6 +97,11 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         }
         finally
         {
+            if (bouncer is not null)
+            {
+                await bouncer.DisposeAsync();
+            }
+
             if (cluster is not null)
             {
                 await cluster.DisposeAsync();

@@ -33,9 +33,13 @@ public sealed class PostgreSqlFixture : IDatabaseFixture
     }
 }
 
-public sealed class PostgreSqlTestDatabase(string connectionString) : TestDatabase
+/// <summary>A test database on PostgreSQL, reached through <see cref="ConnectionString"/> (which may go through a pooler).</summary>
+public sealed class PostgreSqlTestDatabase(string connectionString, string? directConnectionString = null) : TestDatabase
 {
     public string ConnectionString { get; } = connectionString;
+
+    /// <summary>The same database without a pooler in between: <see cref="ConnectionString"/> unless that goes through one.</summary>
+    public string DirectConnectionString { get; } = directConnectionString ?? connectionString;
 
     public override string ProviderName => "PostgreSQL";
 

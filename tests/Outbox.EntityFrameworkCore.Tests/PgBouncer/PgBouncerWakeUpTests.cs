@@ -1,0 +1,103 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Outbox.EntityFrameworkCore.PostgreSql;
+using Outbox.EntityFrameworkCore.Tests.Infrastructure;
+using Outbox.EntityFrameworkCore.Tests.PostgreSql;
+using Outbox.Testing;
+using Outbox.Transport.InMemory;
+
+namespace Outbox.EntityFrameworkCore.Tests.PgBouncer;
+
+/// <summary>
+/// LISTEN/NOTIFY behind PgBouncer in transaction mode: the pooler drops notifications, the listener says so, and with
+/// <see cref="OutboxPostgreSqlOptions.ListenerConnectionString"/> pointing at the server directly wake-up works again.
+/// </summary>
+public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixture<PgBouncerFixture>
+{
+    private const int ProbeLost = 1104;
+    private const int ProbeReceived = 1105;
+
+    // The probe waits 10 s; the rest is room for a loaded machine.
+    private static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(60);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Listener_ThroughTransactionPooler_WarnsNamingTheListenerConnectionString()
+    {
+        await using var database = await fixture.CreateDatabaseAsync();
+        var logs = new LogCapture();
+        using var dispatcher = OutboxTestHost.Build(database, new InMemoryTransport(), services: s => Capture(s, logs));
+        await dispatcher.StartAsync(Ct);
+
+        var warning = await logs.WaitForAsync(ProbeLost, ProbeWait, Ct);
+
+        Assert.Contains("pooler", warning, StringComparison.Ordinal);
+        Assert.Contains(nameof(OutboxPostgreSqlOptions.ListenerConnectionString), warning, StringComparison.Ordinal);
+        Assert.False(logs.Has(ProbeReceived));
+        await dispatcher.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task Listener_WithDirectListenerConnectionString_ReceivesItsProbeAndWakesAcrossProcesses()
+    {
+        await using var database = (PostgreSqlTestDatabase)await fixture.CreateDatabaseAsync();
+        Assert.NotEqual(database.ConnectionString, database.DirectConnectionString);
+        var logs = new LogCapture();
+        var transport = new InMemoryTransport();
+
+        // The dispatcher process: everything through the pooler but its listener; polls only every 5 minutes, so only a
+        // notification can explain a prompt delivery.
+        using var dispatcher = OutboxTestHost.Build(
+            database,
+            transport,
+            o => o.PollingInterval = TimeSpan.FromMinutes(5),
+            services: s =>
+            {
+                Capture(s, logs);
+                s.Configure<OutboxPostgreSqlOptions>(o => o.ListenerConnectionString = database.DirectConnectionString);
+            });
+        await dispatcher.StartAsync(Ct);
+        await logs.WaitForAsync(ProbeReceived, ProbeWait, Ct);
+        await dispatcher.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // The publishing process: no dispatcher, its own connections through the pooler, its NOTIFY through the pooler.
+        using var publisher = BuildPublisher(database);
+        await publisher.StartAsync(Ct);
+        using (var scope = publisher.Services.CreateScope())
+        {
+            var context = scope.ServiceProvider.GetRequiredService<TestDbContext>();
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "through the pooler", 1));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30); // polling is 5 minutes: only a notification explains a delivery by then
+        while (transport.AcceptedCount == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+        Assert.False(logs.Has(ProbeLost));
+        await publisher.StopAsync(Ct);
+        await dispatcher.StopAsync(Ct);
+    }
+
+    private static void Capture(IServiceCollection services, LogCapture logs) =>
+        services.AddLogging(l => l.AddProvider(logs).AddFilter<LogCapture>("Outbox", LogLevel.Information));
+
+    private static IHost BuildPublisher(TestDatabase database)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<TestDbContext>((sp, options) =>
+        {
+            database.Configure(options);
+            options.UseOutbox(sp);
+        });
+        builder.Services.AddOutbox(o => o.Enabled = false).UsePostgreSql<TestDbContext>();
+        return builder.Build();
+    }
+}
