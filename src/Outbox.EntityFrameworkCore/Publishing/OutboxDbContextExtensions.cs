@@ -9,6 +9,8 @@ namespace Microsoft.EntityFrameworkCore;
 /// <summary>Publishing messages through the outbox inside a DbContext's unit of work.</summary>
 public static class OutboxDbContextExtensions
 {
+    private static readonly int DefaultMaxPayloadSize = new OutboxDispatcherOptions().MaxPayloadSize;
+
     /// <summary>
     /// Adds <paramref name="message"/> to the outbox as part of this context's unit of work: the row is written by the
     /// next <c>SaveChanges</c>, inside the same transaction as the business rows (implicit, explicit or under an
@@ -16,7 +18,10 @@ public static class OutboxDbContextExtensions
     /// </summary>
     /// <returns>The message id.</returns>
     /// <exception cref="InvalidOperationException">The model has no outbox: call <c>modelBuilder.AddOutbox()</c>.</exception>
-    /// <exception cref="ArgumentException">An option is invalid (a reserved header name, an over-long value).</exception>
+    /// <exception cref="ArgumentException">
+    /// An option is invalid (a reserved header name, an over-long value), or the serialized payload is larger than
+    /// <see cref="OutboxDispatcherOptions.MaxPayloadSize"/> (4 MiB by default). Nothing is added to the unit of work.
+    /// </exception>
     public static Guid Publish<TMessage>(this DbContext context, TMessage message, PublishOptions? options = null)
         where TMessage : notnull
     {
@@ -61,13 +66,24 @@ public static class OutboxDbContextExtensions
             headers = JsonSerializer.Serialize(options.Headers, OutboxJsonContext.Default.IDictionaryStringString);
         }
 
+        var payload = serializer.Serialize(message, typeof(TMessage));
+        var maxPayloadSize = extension?.MaxPayloadSize ?? DefaultMaxPayloadSize;
+        if (payload.Length > maxPayloadSize)
+        {
+            throw new ArgumentException(
+                $"The payload of {messageType} has {payload.Length} bytes, more than the outbox accepts " +
+                $"({nameof(OutboxDispatcherOptions)}.{nameof(OutboxDispatcherOptions.MaxPayloadSize)}, Outbox:Dispatcher:MaxPayloadSize = {maxPayloadSize}). " +
+                "Nothing was added to the unit of work: send a reference to the data (a blob URL, an id) instead, or raise the limit up to what the transport takes.",
+                nameof(message));
+        }
+
         var record = new OutboxRecord
         {
             MessageId = options?.MessageId ?? Guid.CreateVersion7(time.GetUtcNow()),
             Destination = destination,
             MessageType = messageType,
             PartitionKey = options?.PartitionKey,
-            Payload = serializer.Serialize(message, typeof(TMessage)),
+            Payload = payload,
             ContentType = serializer.ContentType,
             Headers = headers,
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Outbox;
 using Outbox.EntityFrameworkCore;
 
@@ -10,7 +11,8 @@ public static class OutboxDbContextOptionsBuilderExtensions
 {
     /// <summary>
     /// Connects the context to the outbox: keyed messages get their per-key sequence number in the publishing
-    /// transaction, <c>Publish</c> uses the application's serializer and clock, and this process's dispatcher wakes as
+    /// transaction, <c>Publish</c> uses the application's serializer, clock and payload limit
+    /// (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>), and this process's dispatcher wakes as
     /// soon as a unit of work that published commits. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
     /// </summary>
     public static DbContextOptionsBuilder UseOutbox(this DbContextOptionsBuilder optionsBuilder, IServiceProvider services)
@@ -20,19 +22,21 @@ public static class OutboxDbContextOptionsBuilderExtensions
         var serializer = services.GetService<IMessageSerializer>() ?? SystemTextJsonMessageSerializer.Default;
         var signal = services.GetService<OutboxSignal>();
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time));
+        var maxPayloadSize = services.GetService<IOptions<OutboxDispatcherOptions>>()?.Value.MaxPayloadSize ?? new OutboxDispatcherOptions().MaxPayloadSize;
+        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time, maxPayloadSize));
         return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(signal));
     }
 
     /// <summary>
-    /// Connects the context to the outbox without application services: System.Text.Json, the system clock, and no
+    /// Connects the context to the outbox without application services: System.Text.Json, the system clock, the default
+    /// payload limit, and no
     /// in-process wake-up (a dispatcher in another process finds the messages by polling). For tools and tests.
     /// </summary>
     public static DbContextOptionsBuilder UseOutbox(this DbContextOptionsBuilder optionsBuilder)
     {
         ArgumentNullException.ThrowIfNull(optionsBuilder);
         ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(
-            new OutboxDbContextOptionsExtension(SystemTextJsonMessageSerializer.Default, null, TimeProvider.System));
+            new OutboxDbContextOptionsExtension(SystemTextJsonMessageSerializer.Default, null, TimeProvider.System, new OutboxDispatcherOptions().MaxPayloadSize));
         return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(null));
     }
 

@@ -7,7 +7,7 @@ namespace Outbox.EntityFrameworkCore;
 /// Carries the application's outbox services (serializer, signal, clock) into a <see cref="Microsoft.EntityFrameworkCore.DbContext"/>.
 /// Added by <c>optionsBuilder.UseOutbox(serviceProvider)</c>.
 /// </summary>
-internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer serializer, OutboxSignal? signal, TimeProvider timeProvider) : IDbContextOptionsExtension
+internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer serializer, OutboxSignal? signal, TimeProvider timeProvider, int maxPayloadSize) : IDbContextOptionsExtension
 {
     private DbContextOptionsExtensionInfo? _info;
 
@@ -16,6 +16,9 @@ internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer seriali
     public OutboxSignal? Signal { get; } = signal;
 
     public TimeProvider TimeProvider { get; } = timeProvider;
+
+    /// <summary>The largest payload <c>Publish</c> accepts (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>).</summary>
+    public int MaxPayloadSize { get; } = maxPayloadSize;
 
     public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
 

@@ -84,8 +84,10 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
         }
         catch (PublishException ex) when (ex.IsReturn)
         {
+            // The broker is fine and answered for this message alone: a failure of the message, not of the endpoint.
+            var reply = ex is PublishReturnException returned ? $" ({returned.ReplyCode} {returned.ReplyText})" : "";
             throw new RabbitMqUnroutableException(
-                $"No queue is bound for routing key '{routingKey}' on exchange '{exchange}': the broker returned the message.", ex);
+                $"No queue is bound for routing key '{routingKey}' on exchange '{exchange}': the broker returned the message{reply}.", ex);
         }
         catch (PublishException ex)
         {

@@ -2,10 +2,12 @@ namespace Outbox.RabbitMQ;
 
 /// <summary>
 /// The broker could not route a published message: no queue is bound for its routing key (the mandatory message came
-/// back with <c>basic.return</c>), or its exchange does not exist. The send counts as failed and the dispatcher retries
-/// it with backoff, then dead-letters it after its maximum attempts.
+/// back with <c>basic.return</c>, e.g. <c>312 NO_ROUTE</c>), or its exchange does not exist. It is a
+/// <see cref="MessageRejectedException"/>: a failure of the message, not of the broker. The message spends an attempt
+/// and is retried after its own backoff (a queue may be bound meanwhile), then dead-lettered after its maximum attempts
+/// with this reason; it never opens a circuit breaker, so messages to other exchanges and routing keys go on.
 /// </summary>
-public sealed class RabbitMqUnroutableException : Exception
+public sealed class RabbitMqUnroutableException : MessageRejectedException
 {
     /// <summary>Creates the exception.</summary>
     public RabbitMqUnroutableException()

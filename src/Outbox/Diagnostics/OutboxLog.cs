@@ -23,8 +23,8 @@ internal static partial class OutboxLog
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Outbox dispatcher loop {Owner} released {Count} unsent message(s) on shutdown.")]
     public static partial void ReleasedOnShutdown(ILogger logger, Guid owner, int count);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "The transport circuit is open; {Count} message(s) will be tried again in {Delay}.")]
-    public static partial void CircuitOpen(ILogger logger, int count, TimeSpan delay);
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "The circuit of destination {Destination} is open; {Count} of its message(s) will be tried again in {Delay}, their attempts not counted. {Cause}")]
+    public static partial void CircuitOpen(ILogger logger, string destination, int count, TimeSpan delay, string cause);
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Outbox dispatcher is disabled by configuration.")]
     public static partial void DispatcherDisabled(ILogger logger);

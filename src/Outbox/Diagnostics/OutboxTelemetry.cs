@@ -31,6 +31,9 @@ public static class OutboxTelemetry
 
     internal static readonly Counter<long> Failed = Meter.CreateCounter<long>("outbox.messages.failed", "{message}", "Failed delivery attempts.");
 
+    internal static readonly Counter<long> CircuitRefused = Meter.CreateCounter<long>(
+        "outbox.messages.circuit_refused", "{message}", "Messages not sent because their destination's circuit was open (attempt not counted).");
+
     internal static readonly Counter<long> Retried = Meter.CreateCounter<long>("outbox.messages.retried", "{message}", "Messages rescheduled after a failed attempt.");
 
     internal static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>("outbox.messages.dead_lettered", "{message}", "Messages moved to a dead-letter table.");

@@ -16,7 +16,7 @@ namespace Outbox;
 internal sealed class OutboxDispatcher : BackgroundService
 {
     private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan DefaultCircuitDelay = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan HalfOpenCircuitDelay = TimeSpan.FromSeconds(1);
     private const int MaxErrorLength = 2000;
 
     private readonly IServiceProvider _services;
@@ -24,7 +24,6 @@ internal sealed class OutboxDispatcher : BackgroundService
     private IOutboxStore _store = null!;
     private OutboxDispatcherHeartbeat? _heartbeat;
     private IMessageTransport _transport = null!;
-    private ResiliencePipeline _pipeline = null!;
     private readonly OutboxSignal _signal;
     private readonly OutboxDispatcherOptions _options;
     private readonly TimeProvider _time;
@@ -54,7 +53,6 @@ internal sealed class OutboxDispatcher : BackgroundService
         {
             _store = _services.GetRequiredService<IOutboxStore>();
             _transport = _services.GetRequiredService<IMessageTransport>();
-            _pipeline = _transportPipeline.Pipeline;
             _heartbeat = _services.GetService<OutboxDispatcherHeartbeat>();
         }
 
@@ -157,8 +155,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         List<OutboxRelease>? releases = null;
         List<OutboxDeadLetter>? deadLetters = null;
         var aborted = 0;
-        var circuitOpen = 0;
-        var circuitDelay = TimeSpan.Zero;
+        Dictionary<string, CircuitOpenSummary>? circuitsOpen = null;
         for (var i = 0; i < batch.Count; i++)
         {
             var message = batch[i];
@@ -173,8 +170,12 @@ internal sealed class OutboxDispatcher : BackgroundService
                     (releases ??= []).Add(new OutboxRelease(message.Position, TimeSpan.Zero, null, RefundAttempt: true));
                     break;
                 case SendOutcomeKind.CircuitOpen:
-                    circuitOpen++;
-                    circuitDelay = outcome.RetryAfter;
+                    // The destination's endpoint is failing: the send was not tried, so the attempt is given back.
+                    circuitsOpen ??= new Dictionary<string, CircuitOpenSummary>(StringComparer.Ordinal);
+                    circuitsOpen[message.Destination] = new CircuitOpenSummary(
+                        circuitsOpen.GetValueOrDefault(message.Destination).Count + 1,
+                        outcome.RetryAfter,
+                        outcome.Error!);
                     (releases ??= []).Add(new OutboxRelease(message.Position, outcome.RetryAfter, outcome.Error, RefundAttempt: true));
                     break;
                 case SendOutcomeKind.Rejected:
@@ -206,9 +207,13 @@ internal sealed class OutboxDispatcher : BackgroundService
             }
         }
 
-        if (circuitOpen > 0)
+        if (circuitsOpen is not null)
         {
-            OutboxLog.CircuitOpen(_logger, circuitOpen, circuitDelay);
+            foreach (var (destination, summary) in circuitsOpen)
+            {
+                OutboxLog.CircuitOpen(_logger, destination, summary.Count, summary.RetryAfter, summary.Cause);
+                OutboxTelemetry.CircuitRefused.Add(summary.Count, new KeyValuePair<string, object?>("messaging.destination.name", destination));
+            }
         }
 
         if (releases is not null)
@@ -254,7 +259,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await _pipeline.ExecuteAsync(
+            await _transportPipeline.For(message.Destination).ExecuteAsync(
                 static (state, token) => new ValueTask(state.Transport.SendAsync(state.Message, token)),
                 (Transport: _transport, Message: message),
                 sendAbort).ConfigureAwait(false);
@@ -272,22 +277,45 @@ internal sealed class OutboxDispatcher : BackgroundService
         {
             return SendOutcome.Aborted();
         }
-        catch (PermanentDeliveryException ex)
+        catch (MessageRejectedException ex) when (ex.IsPermanent)
         {
+            RecordFailure(activity, message, ex, "message");
             return SendOutcome.Rejected(Truncate($"Rejected by the transport: {ex.Message}"));
+        }
+        catch (MessageRejectedException ex)
+        {
+            // A failure of this message alone: it spends the attempt and backs off; the endpoint's breaker never saw it.
+            RecordFailure(activity, message, ex, "message");
+            return SendOutcome.Failed(ex, Truncate(Describe(ex)));
         }
         catch (BrokenCircuitException ex)
         {
-            return SendOutcome.CircuitOpened(ex.RetryAfter ?? DefaultCircuitDelay, Truncate(Describe(ex)));
+            // Open: wait out the break. Half-open (a probe is in flight): look again soon.
+            var retryAfter = ex.RetryAfter is { } after && after > TimeSpan.Zero ? after : HalfOpenCircuitDelay;
+            return SendOutcome.CircuitOpened(retryAfter, Truncate(DescribeCircuit(message.Destination, ex)));
         }
         catch (Exception ex)
         {
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            activity?.SetTag("error.type", ex.GetType().FullName);
-            OutboxTelemetry.Failed.Add(1, new KeyValuePair<string, object?>("messaging.destination.name", message.Destination));
+            RecordFailure(activity, message, ex, "endpoint");
             return SendOutcome.Failed(ex, Truncate(Describe(ex)));
         }
     }
+
+    private static void RecordFailure(Activity? activity, OutboxMessage message, Exception exception, string failureOf)
+    {
+        activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+        activity?.SetTag("error.type", exception.GetType().FullName);
+        OutboxTelemetry.Failed.Add(
+            1,
+            new KeyValuePair<string, object?>("messaging.destination.name", message.Destination),
+            new KeyValuePair<string, object?>("outbox.failure", failureOf));
+    }
+
+    /// <summary>The open circuit and the endpoint failure that opened it (Polly keeps it as the inner exception).</summary>
+    private static string DescribeCircuit(string destination, BrokenCircuitException exception) =>
+        exception.InnerException is { } cause
+            ? $"The circuit of destination '{destination}' is open after endpoint failures; the last: {Describe(cause)}"
+            : $"The circuit of destination '{destination}' is open after endpoint failures.";
 
     private static Activity? StartDispatchActivity(OutboxMessage message)
     {
@@ -344,6 +372,8 @@ internal sealed class OutboxDispatcher : BackgroundService
     private static string Describe(Exception exception) => $"{exception.GetType().FullName}: {exception.Message}";
 
     private static string Truncate(string text) => text.Length <= MaxErrorLength ? text : string.Concat(text.AsSpan(0, MaxErrorLength - 1), "…");
+
+    private readonly record struct CircuitOpenSummary(int Count, TimeSpan RetryAfter, string Cause);
 
     private enum SendOutcomeKind
     {

@@ -99,6 +99,16 @@ public sealed class OutboxDispatcherOptions
     public TimeSpan BacklogRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// The largest payload <c>Publish</c> accepts, in bytes. It is checked when the message is added to the unit of
+    /// work, before anything is written or committed: a larger payload throws an <see cref="ArgumentException"/> that
+    /// names this option, so an oversized message never reaches the table (where the dispatcher would have to load it
+    /// whole to learn that no transport takes it). Keep it at or below the transport's limit.
+    /// <value>The default value is 4 MiB (the HTTP transport's default limit; RabbitMQ's is 16 MiB).</value>
+    /// </summary>
+    [Range(1, 512 * 1024 * 1024)]
+    public int MaxPayloadSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
     /// The longest pause after an unexpected error (database unreachable) before the loop tries again.
     /// <value>The default value is 30 seconds.</value>
     /// </summary>

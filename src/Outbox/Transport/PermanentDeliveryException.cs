@@ -1,10 +1,11 @@
 namespace Outbox;
 
 /// <summary>
-/// Thrown by a transport when a message can never be delivered (oversized, rejected as malformed, no route that
-/// retrying would fix). The dispatcher dead-letters the message at once with this exception's message as the reason.
+/// Thrown by a transport when a message can never be delivered (oversized, rejected as malformed, no URL for its
+/// destination): a <see cref="MessageRejectedException"/> that retrying cannot fix. The dispatcher dead-letters the
+/// message at once with this exception's message as the reason; it never counts towards a circuit breaker.
 /// </summary>
-public sealed class PermanentDeliveryException : Exception
+public sealed class PermanentDeliveryException : MessageRejectedException
 {
     /// <summary>Creates the exception.</summary>
     public PermanentDeliveryException()
@@ -22,4 +23,10 @@ public sealed class PermanentDeliveryException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>
+    /// Always <see langword="true"/>: the message is dead-lettered at once.
+    /// <value>The value is always <see langword="true"/>.</value>
+    /// </summary>
+    public override bool IsPermanent => true;
 }

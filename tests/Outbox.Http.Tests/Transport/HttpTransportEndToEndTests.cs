@@ -1,4 +1,8 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Outbox.EntityFrameworkCore;
@@ -143,6 +147,75 @@ public sealed class HttpTransportEndToEndTests
     }
 
     [Fact]
+    public async Task Send_OneReceiverRefusesConnections_TheOtherKeepsItsCircuitAndTheDownOnesAreDeliveredWhenItReturns()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var up = $"up-{suffix}";
+        var down = $"down-{suffix}";
+        var upCalls = 0;
+        var (upStub, upAddress) = await Apps.StartStubAsync(_ =>
+        {
+            Interlocked.Increment(ref upCalls);
+            return Task.CompletedTask;
+        });
+        await using var _ = upStub;
+
+        // A port nobody listens on yet: connection refused, an endpoint failure.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var downPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+
+        using var metrics = new DestinationMetrics();
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(
+            senderDb,
+            new Uri(upAddress, "/hook"),
+            o => o.MaxAttempts = 10,
+            http: o =>
+            {
+                o.Destinations[up] = new Uri(upAddress, "/hook");
+                o.Destinations[down] = new Uri($"http://127.0.0.1:{downPort}/hook");
+            });
+
+        // First the down receiver's messages, until its circuit is open; then the up receiver's, while it stays open.
+        await PublishToAsync(sender, down, 30);
+        await WaitUntilAsync(() => metrics.CircuitRefused(down) > 0, "the down receiver's circuit to open");
+        await PublishToAsync(sender, up, 100);
+        await WaitUntilAsync(() => Volatile.Read(ref upCalls) >= 100 && metrics.Latency(up).P99 > 0, "the up receiver's 100 messages");
+        Assert.Equal(0, metrics.CircuitRefused(up));
+        Assert.Equal(0, metrics.Failed(up));
+        Assert.Equal(100, Volatile.Read(ref upCalls));
+        var (p50, p99) = metrics.Latency(up);
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"up: latency p50 {p50 * 1000:0} ms, p99 {p99 * 1000:0} ms while down's circuit refused {metrics.CircuitRefused(down)} send(s) after {metrics.Failed(down)} failure(s)");
+
+        // The down receiver comes back on its port: its messages go through, none was dead-lettered for the outage.
+        var downCalls = 0;
+        var back = WebApplication.CreateSlimBuilder();
+        back.Logging.SetMinimumLevel(LogLevel.Warning);
+        back.WebHost.UseKestrel().UseUrls($"http://127.0.0.1:{downPort}");
+        await using var backApp = back.Build();
+        backApp.MapPost("/{**path}", _ =>
+        {
+            Interlocked.Increment(ref downCalls);
+            return Task.CompletedTask;
+        });
+        await backApp.StartAsync(TestContext.Current.CancellationToken);
+        // (Not WaitForOutboxDeliveryAsync: it does not wait for rows rescheduled without an attempt, as these are.)
+        var remaining = -1;
+        var deadline = DateTime.UtcNow + Wait;
+        while ((remaining = await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync())) > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{remaining} message(s) still in the outbox after {Wait.TotalSeconds:0} s.");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(Volatile.Read(ref downCalls) >= 30);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
     public async Task Send_PayloadOverTheLimit_DeadLetteredWithoutBeingPosted()
     {
         var calls = 0;
@@ -161,5 +234,27 @@ public sealed class HttpTransportEndToEndTests
         var letter = Assert.Single(await Apps.QueryAsync<SenderDb, List<DeadLetterRecord>>(sender.Services, db => db.Set<DeadLetterRecord>().ToListAsync()));
         Assert.Contains("MaxMessageSize", letter.Reason, StringComparison.Ordinal);
         Assert.Equal(0, Volatile.Read(ref calls));
+    }
+
+    private static async Task PublishToAsync(IHost sender, string destination, int count)
+    {
+        await using var scope = sender.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SenderDb>();
+        for (var i = 0; i < count; i++)
+        {
+            db.Publish(new Greeting($"to {destination} {i}"), new PublishOptions { Destination = destination });
+        }
+
+        await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out after {Wait.TotalSeconds:0} s waiting for {what}.");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
     }
 }

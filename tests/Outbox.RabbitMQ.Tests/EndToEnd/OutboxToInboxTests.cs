@@ -193,6 +193,48 @@ public sealed class OutboxToInboxTests(BrokerFixture fixture) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task UnroutableMessages_AreDeadLetteredAfterMaxAttemptsWithTheBrokersReason_WhileRoutableOnesAreAllDelivered()
+    {
+        // The scenario of issue 12: 10 messages to an exchange with no queue bound, next to 300 ordinary ones.
+        var unrouted = Environment.Exchange + ".unrouted";
+        using var metrics = new DestinationMetrics();
+        await Environment.StartHostAsync(
+            configureDispatcher: o =>
+            {
+                o.MaxAttempts = 3;
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(100);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(300);
+            },
+            configureRabbitMq: o => o.AddExchange(unrouted));
+        var started = Stopwatch.GetTimestamp();
+        var bad = await Environment.PlaceOrdersAsync(10, _ => new PublishOptions { Destination = unrouted }, prefix: "U");
+        var good = await Environment.PlaceOrdersAsync(300, i => new PublishOptions { PartitionKey = $"customer-{i % 10}" });
+
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() == 300, Timeout, "300 payments");
+        var healthyDone = Stopwatch.GetElapsedTime(started);
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountOutboxAsync() == 0, Timeout, "an empty outbox");
+
+        await using var orders = Environment.CreateOrdersContext();
+        var dead = await orders.Set<DeadLetterRecord>().AsNoTracking().ToListAsync(Ct);
+        Assert.Equal(bad.Order(), dead.Select(d => d.MessageId).Order());
+        Assert.All(dead, d =>
+        {
+            Assert.Equal(3, d.Attempts);
+            Assert.Contains("Failed 3 attempt(s)", d.Reason, StringComparison.Ordinal);
+            Assert.Contains("312 NO_ROUTE", d.Reason, StringComparison.Ordinal); // the broker's own reason
+        });
+        await using var payments = Environment.CreatePaymentsContext();
+        Assert.Equal(good.Order(), (await payments.Payments.Select(p => p.MessageId).ToListAsync(Ct)).Order());
+
+        // Neither destination's breaker opened: the unroutable ones were the messages' failures, not the broker's.
+        Assert.Equal(0, metrics.CircuitRefused(unrouted) + metrics.CircuitRefused(Environment.Exchange));
+        Assert.Equal(30, metrics.Failed(unrouted)); // 3 attempts each, no immediate in-process retries
+        Assert.Equal(0, metrics.Failed(Environment.Exchange));
+        var (p50, p99) = metrics.Latency(Environment.Exchange);
+        Output.WriteLine($"healthy: 300 delivered in {healthyDone.TotalSeconds:0.00} s, latency p50 {p50 * 1000:0} ms, p99 {p99 * 1000:0} ms; unroutable: {dead.Count} dead-lettered");
+    }
+
+    [Fact]
     public async Task OversizedMessage_IsDeadLetteredByTheDispatcherWithTheReason()
     {
         await Environment.StartHostAsync(consumer: false, configureRabbitMq: o => o.MaxMessageSize = 64);

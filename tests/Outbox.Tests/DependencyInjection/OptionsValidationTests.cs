@@ -17,6 +17,14 @@ public sealed class OptionsValidationTests
     }
 
     [Fact]
+    public async Task Start_WithMaxPayloadSizeZeroFromConfiguration_FailsNamingTheOption()
+    {
+        using var host = Build(new Dictionary<string, string?> { ["Outbox:Dispatcher:MaxPayloadSize"] = "0" });
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains("MaxPayloadSize", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_WithSendTimeoutLongerThanLease_FailsNamingBothOptions()
     {
         using var host = Build(new Dictionary<string, string?>

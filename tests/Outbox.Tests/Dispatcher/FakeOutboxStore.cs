@@ -21,11 +21,11 @@ internal sealed class FakeOutboxStore : IOutboxStore
 
     public ConcurrentBag<OutboxDeadLetter> DeadLettered { get; } = [];
 
-    public void Add(int attempt = 0) => _pending.Enqueue(new OutboxMessage
+    public void Add(int attempt = 0, string destination = "d") => _pending.Enqueue(new OutboxMessage
     {
         Position = Interlocked.Increment(ref _position),
         MessageId = Guid.NewGuid(),
-        Destination = "d",
+        Destination = destination,
         MessageType = "t",
         Payload = new byte[] { 1 },
         ContentType = "application/octet-stream",

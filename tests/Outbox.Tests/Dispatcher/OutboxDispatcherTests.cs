@@ -77,6 +77,151 @@ public sealed class OutboxDispatcherTests
         Assert.True(transport.SendCalls < 30, $"the open circuit should have stopped sends, saw {transport.SendCalls}");
     }
 
+    [Fact]
+    public async Task Dispatch_MessageRejected_SpendsAnAttemptWithBackoffAndNeverOpensTheCircuit()
+    {
+        // 30 refused messages of one destination and 30 good ones of another, through the default pipeline (its breaker
+        // opens at 20 endpoint failures out of 30 s): refusals are the messages' failures, not the endpoint's.
+        var store = new FakeOutboxStore();
+        for (var i = 0; i < 30; i++)
+        {
+            store.Add(destination: "unroutable");
+            store.Add(destination: "healthy");
+        }
+
+        var (host, transport) = Build(
+            store,
+            o => o.BatchSize = 20,
+            transport => transport.OnSend = (message, _) => message.Destination == "unroutable"
+                ? throw new MessageRejectedException("312 NO_ROUTE")
+                : Task.CompletedTask);
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.Released.Count == 30 && store.Acknowledged.Count == 30);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.All(store.Released, r =>
+        {
+            Assert.False(r.RefundAttempt);
+            Assert.True(r.Delay > TimeSpan.Zero);
+            Assert.Contains("312 NO_ROUTE", r.Error, StringComparison.Ordinal);
+        });
+        Assert.Equal(60, transport.SendCalls); // each sent once: no immediate retry, no open circuit
+        Assert.Empty(store.DeadLettered);
+    }
+
+    [Fact]
+    public async Task Dispatch_MessageRejectedOnItsLastAttempt_IsDeadLetteredWithTheReason()
+    {
+        var store = new FakeOutboxStore();
+        store.Add(attempt: 2);
+        var (host, _) = Build(
+            store,
+            o => o.MaxAttempts = 3,
+            transport => transport.OnSend = (_, _) => throw new MessageRejectedException("312 NO_ROUTE"));
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => !store.DeadLettered.IsEmpty);
+            await host.StopAsync(Ct);
+        }
+
+        var dead = Assert.Single(store.DeadLettered);
+        Assert.Contains("Failed 3 attempt(s)", dead.Reason, StringComparison.Ordinal);
+        Assert.Contains("312 NO_ROUTE", dead.Reason, StringComparison.Ordinal);
+        Assert.Empty(store.Released);
+    }
+
+    [Fact]
+    public async Task Dispatch_PermanentRejection_IsDeadLetteredAtOnce()
+    {
+        var store = new FakeOutboxStore();
+        store.Add();
+        var (host, transport) = Build(
+            store,
+            o => o.MaxAttempts = 10,
+            transport => transport.OnSend = (_, _) => throw new PermanentDeliveryException("too large"));
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => !store.DeadLettered.IsEmpty);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Contains("too large", Assert.Single(store.DeadLettered).Reason, StringComparison.Ordinal);
+        Assert.Equal(1, transport.SendCalls);
+    }
+
+    [Fact]
+    public async Task Dispatch_WhenOneDestinationsCircuitIsOpen_OtherDestinationsAreStillSent()
+    {
+        var store = new FakeOutboxStore();
+        for (var i = 0; i < 30; i++)
+        {
+            store.Add(destination: "down");
+            store.Add(destination: "up");
+        }
+
+        var (host, _) = Build(
+            store,
+            o => o.BatchSize = 10,
+            transport => transport.OnSend = (message, _) => message.Destination == "down"
+                ? throw new IOException("connection refused")
+                : Task.CompletedTask,
+            resilience: (builder, _) => builder.AddCircuitBreaker(new Polly.CircuitBreaker.CircuitBreakerStrategyOptions
+            {
+                ShouldHandle = args => new ValueTask<bool>(OutboxResilience.IsEndpointFailure(args.Outcome.Exception)),
+                FailureRatio = 0.1,
+                MinimumThroughput = 2,
+                BreakDuration = TimeSpan.FromSeconds(30),
+            }));
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.Released.Count == 30 && store.Acknowledged.Count == 30);
+            await host.StopAsync(Ct);
+        }
+
+        var refunded = store.Released.Where(r => r.RefundAttempt).ToList();
+        Assert.NotEmpty(refunded); // "down" opened its own circuit...
+        Assert.All(refunded, r => Assert.Contains("'down' is open", r.Error, StringComparison.Ordinal));
+        Assert.All(refunded, r => Assert.Contains("connection refused", r.Error, StringComparison.Ordinal)); // ...for the real cause
+        Assert.Equal(30, store.Acknowledged.Count); // ...and "up" was never refused
+    }
+
+    [Theory]
+    [InlineData(typeof(IOException), true)]
+    [InlineData(typeof(TimeoutException), true)]
+    [InlineData(typeof(HttpRequestException), true)]
+    [InlineData(typeof(TaskCanceledException), true)]
+    [InlineData(typeof(Polly.Timeout.TimeoutRejectedException), true)]
+    [InlineData(typeof(MessageRejectedException), false)]
+    [InlineData(typeof(PermanentDeliveryException), false)]
+    [InlineData(typeof(Polly.CircuitBreaker.BrokenCircuitException), false)]
+    public void IsEndpointFailure_ByExceptionType_ClassifiesEndpointAndMessageFailures(Type exceptionType, bool endpoint)
+    {
+        var exception = (Exception)Activator.CreateInstance(exceptionType)!;
+
+        Assert.Equal(endpoint, OutboxResilience.IsEndpointFailure(exception));
+        Assert.Equal(endpoint, OutboxResilience.IsTransient(exception, CancellationToken.None));
+    }
+
+    [Fact]
+    public void IsTransient_SendItselfCancelled_IsNotRetried()
+    {
+        Assert.False(OutboxResilience.IsTransient(new OperationCanceledException(), new CancellationToken(canceled: true)));
+        Assert.False(OutboxResilience.IsEndpointFailure(null));
+    }
+
+    [Fact]
+    public void MessageRejectedException_IsPermanent_OnlyForPermanentDeliveryException()
+    {
+        Assert.False(new MessageRejectedException("no route").IsPermanent);
+        Assert.True(new PermanentDeliveryException("too large").IsPermanent);
+    }
+
     private static (IHost Host, InMemoryTransport Transport) Build(
         FakeOutboxStore store,
         Action<OutboxDispatcherOptions> configure,
