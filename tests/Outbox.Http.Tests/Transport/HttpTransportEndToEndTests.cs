@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Outbox.EntityFrameworkCore;
 using Outbox.Http.Tests.Infrastructure;
+using Outbox.TestInfrastructure;
 
 namespace Outbox.Http.Tests.Transport;
 

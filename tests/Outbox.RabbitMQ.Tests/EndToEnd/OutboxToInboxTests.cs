@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Hosting;
 using Outbox.EntityFrameworkCore;
 using Outbox.RabbitMQ.Tests.Infrastructure;
+using Outbox.TestInfrastructure;
 using RabbitMQ.Client;
 
 namespace Outbox.RabbitMQ.Tests.EndToEnd;

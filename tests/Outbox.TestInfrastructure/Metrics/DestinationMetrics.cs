@@ -1,7 +1,8 @@
+// Linked into Outbox.Http.Tests and Outbox.RabbitMQ.Tests (it needs the Outbox core, which Outbox.TestInfrastructure does not reference).
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
-namespace Outbox.RabbitMQ.Tests.Infrastructure;
+namespace Outbox.TestInfrastructure;
 
 /// <summary>The dispatcher's counters and latencies of given destinations, whatever else runs in the process.</summary>
 public sealed class DestinationMetrics : IDisposable
