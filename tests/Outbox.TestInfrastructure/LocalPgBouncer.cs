@@ -9,7 +9,8 @@ namespace Outbox.TestInfrastructure;
 /// <summary>
 /// A throwaway PgBouncer from the locally installed binary (Debian's <c>pgbouncer</c> package), in front of one
 /// PostgreSQL server: every database name is passed through to that server (<c>* = host=... port=...</c>), on a free
-/// port of 127.0.0.1, in <c>pool_mode = transaction</c> (the mode that breaks session state) and with its defaults
+/// port of 127.0.0.1, in <c>pool_mode = transaction</c> (the mode that breaks session state), idle server connections
+/// closed after 15 s (each test has a database of its own) and with the defaults
 /// otherwise, in particular no <c>ignore_startup_parameters</c>. Clients are not authenticated (<c>auth_type = any</c>):
 /// PgBouncer logs in to the server as the configured user. It runs as the <c>postgres</c> OS user when we are root, and
 /// is stopped and its folder deleted on dispose, at process exit, and, should this process die without either, by a
@@ -140,6 +141,9 @@ public sealed class LocalPgBouncer : IAsyncDisposable
             "auth_type = any",
             "max_client_conn = 2000",
             $"default_pool_size = {poolSize.ToString(CultureInfo.InvariantCulture)}",
+            // Every test makes a database of its own; without this, each one's idle server connections stay open for
+            // the default 600 s and a long test run crowds the server's max_connections with them.
+            "server_idle_timeout = 15",
             "log_connections = 0",
             "log_disconnections = 0",
             $"logfile = {LogFile}",

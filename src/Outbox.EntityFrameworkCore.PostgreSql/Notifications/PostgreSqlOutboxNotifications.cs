@@ -23,6 +23,9 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     /// <summary>How long the listener waits for its own probe (see <see cref="ProbeAsync"/>) before it warns.</summary>
     internal static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How many times the listener tries to send its probe after a <c>LISTEN</c> before it leaves the question open.</summary>
+    internal const int ProbeAttempts = 5;
+
     /// <summary>The payload of the probe; publishes notify with an empty one.</summary>
     private const string ProbePayload = "outbox-listener-probe";
 
@@ -172,7 +175,12 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
                     // Notifications may have been missed while not listening: look once now.
                     _signal.Notify();
-                    await ProbeAsync(connection, () => Volatile.Read(ref received) != 0, stopping).ConfigureAwait(false);
+                    for (var attempt = 1; !await ProbeAsync(connection, () => Volatile.Read(ref received) != 0, attempt, stopping).ConfigureAwait(false); attempt++)
+                    {
+                        // Not sent: nothing is known yet. Keep listening meanwhile and try again.
+                        await connection.WaitAsync(ProbeTimeout, stopping).ConfigureAwait(false);
+                    }
+
                     while (!stopping.IsCancellationRequested)
                     {
                         await connection.WaitAsync(stopping).ConfigureAwait(false);
@@ -206,9 +214,14 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     /// notification to arrive on <paramref name="listener"/>. A pooler in transaction mode drops them silently (the
     /// listener's server connection is not linked to it once <c>LISTEN</c> has returned); that is worth a warning
     /// naming the fix, as polling is then the only way other processes' messages are found. A probe that cannot be
-    /// sent proves nothing: the send loop reports a failing connection itself.
+    /// sent proves nothing: it returns <see langword="false"/> and the caller tries again, up to
+    /// <see cref="ProbeAttempts"/> times, before it gives up with a warning that says so.
     /// </summary>
-    private async Task ProbeAsync(NpgsqlConnection listener, Func<bool> received, CancellationToken stopping)
+    /// <returns>
+    /// <see langword="false"/> when the probe could not be sent and another attempt is due; <see langword="true"/>
+    /// once the question is settled (received, lost, or no attempt left).
+    /// </returns>
+    private async Task<bool> ProbeAsync(NpgsqlConnection listener, Func<bool> received, int attempt, CancellationToken stopping)
     {
         var started = _time.GetTimestamp();
         try
@@ -224,8 +237,14 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
         {
-            PostgreSqlNotificationsLog.ProbeNotSent(_logger, ex);
-            return;
+            if (attempt < ProbeAttempts)
+            {
+                PostgreSqlNotificationsLog.ProbeNotSentYet(_logger, ex, attempt, ProbeAttempts);
+                return false;
+            }
+
+            PostgreSqlNotificationsLog.ProbeNotSent(_logger, ex, ProbeAttempts);
+            return true;
         }
 
         while (!received())
@@ -234,7 +253,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
             if (left <= TimeSpan.Zero)
             {
                 PostgreSqlNotificationsLog.ProbeLost(_logger, Channel, ProbeTimeout, _dispatcher.PollingInterval);
-                return;
+                return true;
             }
 
             // Returns on a notification or at the timeout; the connection stays usable either way.
@@ -243,6 +262,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
         var elapsed = _time.GetElapsedTime(started);
         PostgreSqlNotificationsLog.ProbeReceived(_logger, Channel, elapsed.TotalMilliseconds);
+        return true;
     }
 
     private string ListenerConnectionString =>
@@ -292,8 +312,11 @@ internal static partial class PostgreSqlNotificationsLog
     [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "The outbox notification listener received its probe on channel {Channel} after {Milliseconds:0.#} ms: notifications arrive.")]
     public static partial void ProbeReceived(ILogger logger, string channel, double milliseconds);
 
-    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "The outbox notification listener could not send its probe; whether notifications arrive is not known.")]
-    public static partial void ProbeNotSent(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "The outbox notification listener could not send its NOTIFY probe in {Attempts} attempts; whether notifications reach it is not known (behind a pooler in transaction mode they do not: see OutboxPostgreSqlOptions.ListenerConnectionString). Polling continues either way.")]
+    public static partial void ProbeNotSent(ILogger logger, Exception exception, int attempts);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "The outbox notification listener could not send its NOTIFY probe (attempt {Attempt} of {Attempts}); it tries again while listening.")]
+    public static partial void ProbeNotSentYet(ILogger logger, Exception exception, int attempt, int attempts);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Sending an outbox notification failed; dispatchers in other processes will find the messages by polling.")]
     public static partial void NotifyFailed(ILogger logger, Exception exception);

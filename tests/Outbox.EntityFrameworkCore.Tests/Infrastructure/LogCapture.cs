@@ -15,7 +15,30 @@ public sealed class LogCapture : ILoggerProvider
     public Task<string> WaitForAsync(int eventId, TimeSpan timeout, CancellationToken cancellationToken) =>
         Waiter(eventId).Task.WaitAsync(timeout, cancellationToken);
 
+    /// <summary>
+    /// Completes with the first of <paramref name="eventIds"/> to be logged and its message; on timeout fails with every
+    /// entry captured so far, so that a failure shows what the host did instead.
+    /// </summary>
+    public async Task<(int EventId, string Message)> WaitForAnyAsync(IReadOnlyList<int> eventIds, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var waits = eventIds.Select(id => Waiter(id).Task).ToArray();
+        try
+        {
+            var first = await Task.WhenAny(waits).WaitAsync(timeout, cancellationToken);
+            return (eventIds[Array.IndexOf(waits, first)], await first);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException(
+                $"None of the events {string.Join(", ", eventIds)} was logged within {timeout}. Logged meanwhile:{Environment.NewLine}{Describe()}");
+        }
+    }
+
     public bool Has(int eventId) => _entries.Any(e => e.Id.Id == eventId);
+
+    /// <summary>Every entry so far, one per line, for a failure message.</summary>
+    public string Describe() =>
+        string.Join(Environment.NewLine, _entries.Select(e => $"  [{e.Level}] {e.Id.Id}: {e.Message}"));
 
     public ILogger CreateLogger(string categoryName) => new Logger(this);
 
