@@ -16,11 +16,13 @@ public static class OutboxPostgreSqlBuilderExtensions
     /// context's connection string unless <see cref="OutboxPostgreSqlOptions.ConnectionString"/> is set. Committed
     /// publishes wake dispatchers of other processes through LISTEN/NOTIFY (<see cref="OutboxPostgreSqlOptions.Notifications"/>).
     /// </summary>
+    /// <exception cref="InvalidOperationException">Another provider or context was chosen as the outbox store before.</exception>
     public static OutboxBuilder UsePostgreSql<TContext>(this OutboxBuilder builder, Action<OutboxPostgreSqlOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        OutboxStoreRegistration.Add(services, "PostgreSql", typeof(TContext));
         services.AddOptions<OutboxPostgreSqlOptions>().ValidateDataAnnotations().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<OutboxPostgreSqlOptions>, OutboxPostgreSqlOptionsValidator>());
         if (configure is not null)

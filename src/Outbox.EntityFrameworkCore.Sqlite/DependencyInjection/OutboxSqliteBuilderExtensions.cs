@@ -14,11 +14,13 @@ public static class OutboxSqliteBuilderExtensions
     /// <c>modelBuilder.AddOutbox()</c>. SQLite allows one writer at a time: several dispatcher loops or processes are
     /// safe, and take turns on the write lock.
     /// </summary>
+    /// <exception cref="InvalidOperationException">Another provider or context was chosen as the outbox store before.</exception>
     public static OutboxBuilder UseSqlite<TContext>(this OutboxBuilder builder, Action<OutboxSqliteOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
+        OutboxStoreRegistration.Add(services, "Sqlite", typeof(TContext));
         services.AddOptions<OutboxSqliteOptions>();
         if (configure is not null)
         {
