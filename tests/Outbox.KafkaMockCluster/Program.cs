@@ -4,6 +4,8 @@ using System.Text;
 // Usage: Outbox.KafkaMockCluster [brokers=3]
 // Prints "bootstrap=<host:port,...>" on stdout once the cluster listens, then reads commands from stdin:
 //   topic <name> <partitions>   creates a topic (replies "ok" or "error <code>")
+//   down                        takes every broker down: connections are closed and refused (stored data stays)
+//   up                          brings every broker up again
 // and exits when stdin closes (its parent went away) or on SIGTERM/SIGINT.
 var brokers = args.Length > 0 && int.TryParse(args[0], out var n) && n > 0 ? n : 3;
 
@@ -32,6 +34,16 @@ var reader = new Thread(() =>
         if (parts.Length == 3 && parts[0] == "topic" && int.TryParse(parts[2], out var partitions))
         {
             var err = Native.rd_kafka_mock_topic_create(cluster, parts[1], partitions, Math.Min(brokers, 3));
+            Console.Out.WriteLine(err == 0 ? "ok" : $"error {err}");
+        }
+        else if (parts is ["down"] or ["up"])
+        {
+            var err = 0;
+            for (var id = 1; id <= brokers; id++)
+            {
+                err |= parts[0] == "down" ? Native.rd_kafka_mock_broker_set_down(cluster, id) : Native.rd_kafka_mock_broker_set_up(cluster, id);
+            }
+
             Console.Out.WriteLine(err == 0 ? "ok" : $"error {err}");
         }
         else
@@ -115,6 +127,12 @@ internal static partial class Native
 
     [LibraryImport(Library)]
     public static partial void rd_kafka_mock_cluster_destroy(IntPtr cluster);
+
+    [LibraryImport(Library)]
+    public static partial int rd_kafka_mock_broker_set_down(IntPtr cluster, int brokerId);
+
+    [LibraryImport(Library)]
+    public static partial int rd_kafka_mock_broker_set_up(IntPtr cluster, int brokerId);
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int rd_kafka_mock_topic_create(IntPtr cluster, string topic, int partitions, int replicationFactor);

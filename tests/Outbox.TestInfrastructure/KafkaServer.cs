@@ -62,6 +62,14 @@ public sealed class KafkaServer
         }
     }
 
+    /// <summary>
+    /// Cuts every client connection to the cluster for <paramref name="downtime"/> (only the mock cluster can: its
+    /// brokers are taken down and up again).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The cluster is not the mock cluster.</exception>
+    public Task SeverAsync(TimeSpan downtime, CancellationToken cancellationToken = default) =>
+        Mock is { } mock ? mock.SeverAsync(downtime, cancellationToken) : throw new NotSupportedException($"The {Source} Kafka cluster cannot be cut off by the tests.");
+
     private static async Task<KafkaServer> FindAsync(CancellationToken cancellationToken)
     {
         var attempts = new List<string>();

@@ -70,16 +70,36 @@ public sealed class LocalKafkaMockCluster : IAsyncDisposable
     /// <summary>Creates a topic (replication factor up to 3). Creating an existing topic is harmless.</summary>
     public async Task CreateTopicAsync(string topic, int partitions, CancellationToken cancellationToken)
     {
+        var reply = await CommandAsync($"topic {topic} {partitions}", cancellationToken);
+        if (reply is not "ok" && reply?.StartsWith("error 36", StringComparison.Ordinal) != true) // 36: TOPIC_ALREADY_EXISTS
+        {
+            throw new InvalidOperationException($"The mock cluster could not create topic '{topic}': {reply ?? "no reply"}.");
+        }
+    }
+
+    /// <summary>
+    /// Takes every broker down (their connections are closed, new ones refused; what they store stays) and, after
+    /// <paramref name="downtime"/>, up again: a network failure between the clients and the whole cluster.
+    /// </summary>
+    public async Task SeverAsync(TimeSpan downtime, CancellationToken cancellationToken)
+    {
+        var down = await CommandAsync("down", cancellationToken);
+        await Task.Delay(downtime, cancellationToken);
+        var up = await CommandAsync("up", cancellationToken);
+        if (down is not "ok" || up is not "ok")
+        {
+            throw new InvalidOperationException($"The mock cluster could not take its brokers down and up: {down}, {up}.");
+        }
+    }
+
+    private async Task<string?> CommandAsync(string command, CancellationToken cancellationToken)
+    {
         await _commands.WaitAsync(cancellationToken);
         try
         {
-            await _process.StandardInput.WriteLineAsync($"topic {topic} {partitions}".AsMemory(), cancellationToken);
+            await _process.StandardInput.WriteLineAsync(command.AsMemory(), cancellationToken);
             await _process.StandardInput.FlushAsync(cancellationToken);
-            var reply = await _process.StandardOutput.ReadLineAsync(cancellationToken);
-            if (reply is not "ok" && reply?.StartsWith("error 36", StringComparison.Ordinal) != true) // 36: TOPIC_ALREADY_EXISTS
-            {
-                throw new InvalidOperationException($"The mock cluster could not create topic '{topic}': {reply ?? "no reply"}.");
-            }
+            return await _process.StandardOutput.ReadLineAsync(cancellationToken);
         }
         finally
         {
