@@ -179,10 +179,17 @@ internal sealed class KafkaInboxConsumer : BackgroundService
     {
         private readonly Dictionary<TopicPartition, Lane> _lanes = [];
         private readonly SemaphoreSlim _concurrency = new(settings.ConcurrentPartitions, settings.ConcurrentPartitions);
+        private readonly List<Task> _stuck = [];
 
         public IReadOnlyCollection<Lane> AllLanes => _lanes.Values.ToArray();
 
-        public void Dispose() => _concurrency.Dispose();
+        public void Dispose()
+        {
+            if (_stuck.TrueForAll(static worker => worker.IsCompleted))
+            {
+                _concurrency.Dispose();
+            }
+        }
 
         public void Assign(IEnumerable<TopicPartition> partitions)
         {
@@ -337,7 +344,14 @@ internal sealed class KafkaInboxConsumer : BackgroundService
 
             foreach (var lane in stopping)
             {
-                lane.Processing.Dispose();
+                if (lane.Worker!.IsCompleted)
+                {
+                    lane.Processing.Dispose(); // one still running (stuck past the timeouts) keeps its token
+                }
+                else
+                {
+                    _stuck.Add(lane.Worker);
+                }
             }
 
             if (owner._logger.IsEnabled(LogLevel.Information))
