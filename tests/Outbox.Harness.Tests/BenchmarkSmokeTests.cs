@@ -135,6 +135,33 @@ public sealed class BenchmarkSmokeTests
         Assert.Contains("Verified: 2,000 payments from 2,000 distinct messages, 0 dead letters.", run.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Kafka_TinyRun_EveryMessageIsProcessedOnceAndTheJsonReportsTheCeiling()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        try
+        {
+            await KafkaServer.AcquireAsync(ct);
+            await PostgresServer.AcquireAsync(ct);
+        }
+        catch (ServerUnavailableException ex) when (!ServerRequirement.Required)
+        {
+            Assert.Skip($"No server available (set OUTBOX_TEST_REQUIRE_SERVERS=1 to make this a failure): {ex.Message}");
+        }
+
+        var run = await RunAsync(["kafka", "--provider", "postgres", "--messages", "2000", "--keys", "unique", "--partitions", "4", "--lanes", "4", "--inbox-batch", "20", "--baseline", "--no-warmup", "--timeout", "120"]);
+        using var json = run.LastJson();
+        var root = json.RootElement;
+        Assert.Equal("kafka", root.GetProperty("scenario").GetString());
+        Assert.Equal(2000, root.GetProperty("messages").GetInt64());
+        Assert.Equal(4, root.GetProperty("partitions").GetInt32());
+        Assert.Equal(0, root.GetProperty("duplicates_processed").GetInt64());
+        Assert.True(root.GetProperty("msgs_per_s").GetDouble() > 0);
+        Assert.True(root.GetProperty("baseline_msgs_per_s").GetDouble() > 0);
+        Assert.True(root.GetProperty("ratio").GetDouble() > 0);
+        Assert.Contains("Verified: 2,000 payments from 2,000 distinct messages, 0 dead letters.", run.Stdout, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Runs the console in process and asserts it exited with 0; a failure shows what the run printed on both streams
     /// (the reason for a failed run is on stderr).

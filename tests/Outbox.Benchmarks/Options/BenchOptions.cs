@@ -80,6 +80,12 @@ public sealed class BenchOptions
     /// <summary>rabbitmq: whether the consumer runs; off measures outbox → broker alone.</summary>
     public bool Consumer { get; private set; } = true;
 
+    /// <summary>kafka: bootstrap servers; <see langword="null"/> = find or start a cluster as the tests do.</summary>
+    public string? Kafka { get; private set; }
+
+    /// <summary>kafka: partitions of the benchmark's topic.</summary>
+    public int Partitions { get; private set; } = 8;
+
     /// <summary>rabbitmq: the broker's amqp:// URI; <see langword="null"/> = find or start one as the tests do.</summary>
     public Uri? Amqp { get; private set; }
 
@@ -116,6 +122,7 @@ public sealed class BenchOptions
           drain    pre-fill N messages, start D dispatcher hosts, time until the outbox is empty
           steady   P producers commit order + message at R/s for S seconds; commit-to-delivery latency
           rabbitmq PostgreSQL/SQLite outbox -> RabbitMQ (confirms) -> consumer with the EF inbox; N messages end to end
+          kafka    PostgreSQL/SQLite outbox -> Kafka (idempotent, acks=all) -> group consumer with the EF inbox; N end to end
           soak     sustained load over N messages (default 10M): throughput, table/index size, dead tuples per segment
           xmin     steady load with and without another session holding a transaction open; claim latency
 
@@ -143,6 +150,8 @@ public sealed class BenchOptions
           --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
           --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
+          --kafka <host:port,...>      kafka: cluster (default: OUTBOX_TEST_KAFKA, Testcontainers, else librdkafka's mock cluster)
+          --partitions N               kafka: partitions of the topic (default 8); --lanes = partitions processed at once
           --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
           --pg-floor-refresh <ms>      PostgreSQL ClaimFloorRefreshInterval (default: library default)
           --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
@@ -291,6 +300,12 @@ public sealed class BenchOptions
                         "off" or "false" or "0" => false,
                         var other => throw new BenchOptionsException($"Option --consumer: '{other}' is not on or off."),
                     };
+                    break;
+                case "--kafka":
+                    options.Kafka = Value();
+                    break;
+                case "--partitions":
+                    options.Partitions = Int(name, Value(), 1, 1000);
                     break;
                 case "--amqp":
                     var amqp = Value();

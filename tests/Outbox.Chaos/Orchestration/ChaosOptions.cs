@@ -56,6 +56,17 @@ public sealed class ChaosOptions
 
     public string? Amqp { get; set; }
 
+    /// <summary>The transport between dispatchers and consumer: <c>rabbitmq</c> (the default) or <c>kafka</c>.</summary>
+    public string Transport { get; set; } = "rabbitmq";
+
+    /// <summary>Kafka bootstrap servers; without it the harness finds a cluster (OUTBOX_TEST_KAFKA, Testcontainers, the mock cluster).</summary>
+    public string? Kafka { get; set; }
+
+    /// <summary>Partitions of the harness's Kafka topic.</summary>
+    public int Partitions { get; set; } = 8;
+
+    public bool IsKafka => Transport == "kafka";
+
     // Child-process settings, passed by the orchestrator.
     public string? Role { get; set; }
 
@@ -102,19 +113,37 @@ public sealed class ChaosOptions
                 case "--connection": options.Connection = Value(); break;
                 case "--pgbouncer": options.PgBouncer = true; break;
                 case "--amqp": options.Amqp = Value(); break;
+                case "--transport": options.Transport = Value(); break;
+                case "--kafka": options.Kafka = Value(); break;
+                case "--partitions": options.Partitions = Int(); break;
                 case "--role": options.Role = Value(); break;
                 case "--orders": options.OrdersConnection = Value(); break;
                 case "--payments": options.PaymentsConnection = Value(); break;
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp --transport --kafka --partitions.");
             }
         }
 
         if (options.Provider != "postgres")
         {
             throw new ArgumentException($"--provider {options.Provider} is not supported yet: the harness runs PostgreSQL + RabbitMQ (SQLite has no server to restart and one writer; see docs/reliability.md).");
+        }
+
+        if (options.Transport is not ("rabbitmq" or "kafka"))
+        {
+            throw new ArgumentException($"--transport {options.Transport} is not supported: use rabbitmq or kafka.");
+        }
+
+        if (options.IsKafka && options.BrokerRestarts > 0)
+        {
+            throw new ArgumentException("--broker-restarts is for RabbitMQ only: the harness cannot restart a Kafka cluster (see docs/kafka.md).");
+        }
+
+        if (options.Partitions == 0)
+        {
+            throw new ArgumentException("--partitions must be at least 1.");
         }
 
         if (options.FaultRate > 0.5 || options.PoisonRate > 0.5)
@@ -135,7 +164,8 @@ public sealed class ChaosOptions
     [
         "--role", role, "--index", index.ToString(CultureInfo.InvariantCulture),
         "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp!, "--run-id", RunId!,
+        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--run-id", RunId!,
+        .. (IsKafka ? (string[])["--transport", "kafka", "--kafka", Kafka!] : ["--amqp", Amqp!]),
         "--messages", Messages.ToString(CultureInfo.InvariantCulture), "--customers", Customers.ToString(CultureInfo.InvariantCulture),
         "--inbox-batch", InboxBatch.ToString(CultureInfo.InvariantCulture),
         "--fault-rate", FaultRate.ToString(CultureInfo.InvariantCulture), "--poison-rate", PoisonRate.ToString(CultureInfo.InvariantCulture),

@@ -48,7 +48,19 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         try
         {
             RabbitMqServer? broker = null;
-            if (options.Amqp is null)
+            if (options.IsKafka)
+            {
+                var kafka = options.Kafka is null ? await KafkaServer.AcquireAsync(cancellationToken) : null;
+                options.Kafka ??= kafka!.BootstrapServers;
+                var topic = Roles.ChaosTopology.Exchange(options);
+                if (kafka is not null)
+                {
+                    await kafka.CreateTopicAsync(topic, options.Partitions, cancellationToken);
+                }
+
+                output.WriteLine($"kafka ({kafka?.Source ?? "given"}) at {options.Kafka}, topic {topic} with {options.Partitions} partitions");
+            }
+            else if (options.Amqp is null)
             {
                 broker = await RabbitMqServer.AcquireAsync(cancellationToken);
                 options.Amqp = broker.AmqpUri.ToString();

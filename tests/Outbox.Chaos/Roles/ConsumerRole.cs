@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
+using Outbox.Kafka;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -17,7 +18,8 @@ public static class ConsumerRole
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDbContext<PaymentsDb>(o => o.UseNpgsql(options.PaymentsConnection));
         builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
-        builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
+        builder.Services.Configure<KafkaOptions>(o => ChaosTopology.Configure(o, options));
+        var consumer = builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
             .AddHandler<OrderPlaced, PaymentHandler>()
             .Configure(o =>
             {
@@ -26,12 +28,27 @@ public static class ConsumerRole
                 o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
                 o.RequeueDelay = TimeSpan.FromSeconds(1);
                 o.MaxBatchSize = options.InboxBatch;
-            })
-            .UseRabbitMq(ChaosTopology.Queue(options), o =>
+            });
+        if (options.IsKafka)
+        {
+            consumer.UseKafka(ChaosTopology.Exchange(options), o =>
+            {
+                o.GroupId = ChaosTopology.Group(options);
+                o.ConcurrentPartitions = 8; // a lane per partition: partitions in parallel, each (and so each customer) in order
+                o.MaxBufferedPerPartition = 200;
+                o.CommitInterval = TimeSpan.FromMilliseconds(500);
+                o.SessionTimeout = TimeSpan.FromSeconds(6); // a killed consumer's partitions are given to its successor soon
+            });
+        }
+        else
+        {
+            consumer.UseRabbitMq(ChaosTopology.Queue(options), o =>
             {
                 o.PrefetchCount = 200;
                 o.ConcurrentMessages = 8; // lanes by customer: customers in parallel, each in order
             });
+        }
+
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);
         return 0;

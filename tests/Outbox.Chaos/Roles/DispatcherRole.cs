@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
+using Outbox.Kafka;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -16,7 +17,7 @@ public static class DispatcherRole
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDbContext<OrdersDb>((sp, o) => o.UseNpgsql(options.OrdersConnection).UseOutbox(sp));
-        builder.Services.AddOutbox(o =>
+        var outbox = builder.Services.AddOutbox(o =>
             {
                 o.Concurrency = 2;
                 o.BatchSize = 200;
@@ -27,8 +28,16 @@ public static class DispatcherRole
                 o.RetryMaxDelay = TimeSpan.FromSeconds(3);
                 o.ShutdownTimeout = TimeSpan.FromSeconds(2);
             })
-            .UsePostgreSql<OrdersDb>()
-            .UseRabbitMq(o => ChaosTopology.Configure(o, options));
+            .UsePostgreSql<OrdersDb>();
+        if (options.IsKafka)
+        {
+            outbox.UseKafka(o => ChaosTopology.Configure(o, options));
+        }
+        else
+        {
+            outbox.UseRabbitMq(o => ChaosTopology.Configure(o, options));
+        }
+
         DecorateTransport(builder.Services, inner => new FaultyTransport(inner, options.FaultRate, options.Seed));
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);
@@ -50,6 +59,16 @@ public static class ChaosTopology
     public static string Exchange(ChaosOptions options) => $"chaos.orders.{options.RunId}";
 
     public static string Queue(ChaosOptions options) => $"chaos.payments.{options.RunId}";
+
+    /// <summary>Kafka: the topic is named like the exchange (the destination); the consumer group is per run.</summary>
+    public static void Configure(KafkaOptions kafka, ChaosOptions options)
+    {
+        kafka.BootstrapServers = options.Kafka!;
+        kafka.ClientId = $"chaos-{options.Role}-{options.Index}";
+        kafka.Properties["reconnect.backoff.max.ms"] = "1000";
+    }
+
+    public static string Group(ChaosOptions options) => $"chaos.payments.{options.RunId}";
 
     public static void Configure(RabbitMqOptions rabbit, ChaosOptions options)
     {

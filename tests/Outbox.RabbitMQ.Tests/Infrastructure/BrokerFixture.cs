@@ -32,7 +32,7 @@ public sealed class BrokerFixture
 /// would break whatever else was running.
 /// </summary>
 [CollectionDefinition(Name)]
-public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
+public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>, ICollectionFixture<Contract.RabbitMqContractFixture>
 {
     public const string Name = "RabbitMQ broker";
 }
