@@ -103,6 +103,8 @@ public sealed class HttpTransportEndToEndTests
     [InlineData(503)]
     [InlineData(408)]
     [InlineData(429)]
+    [InlineData(401)]
+    [InlineData(403)]
     public async Task Send_ReceiverFailsTransiently_MessageIsRetriedUntilAccepted(int status)
     {
         var calls = 0;
@@ -122,6 +124,35 @@ public sealed class HttpTransportEndToEndTests
         Assert.Equal(4, Volatile.Read(ref calls));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_ReceiverDoesNotAcceptTheSendersKey_RetriedNeverDeadLetteredAndNothingWrittenThere()
+    {
+        // A rotation gone wrong: the receiver holds another secret under the sender's key id.
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb, o => o.SigningKeys[Apps.KeyId] = Apps.OtherSecret);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        await Apps.PublishAsync(sender, "hello");
+
+        // Wait for progress (attempts), not for time: at least three attempts, each refused with 401.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        OutboxRecord? row;
+        while ((row = await Apps.QueryAsync<SenderDb, OutboxRecord?>(sender.Services, db => db.Set<OutboxRecord>().AsNoTracking().SingleOrDefaultAsync())) is { Attempts: < 3 }
+            && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.NotNull(row);
+        Assert.True(row.Attempts >= 3, $"only {row.Attempts} attempt(s) in 90 s");
+        Assert.Contains("401", row.LastError, StringComparison.Ordinal);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+        Assert.All(await Apps.RowCountsAsync(receiverDb), table => Assert.Equal(0, table.Value));
+        Assert.Equal(0, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
     }
 
     [Fact]
