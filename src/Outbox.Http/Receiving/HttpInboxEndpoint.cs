@@ -26,8 +26,10 @@ internal sealed record HttpInboxRegistration(string Consumer);
 /// body is read and hashed; 401). A refused request writes nothing at all. Then it reads the body (up to
 /// <see cref="HttpInboxOptions.MaxRequestBodySize"/>, else 413), builds an <see cref="IncomingMessage"/> from the
 /// headers and runs it through <see cref="IInboxReceiver"/>. Answers 200 once the inbox has an outcome (processed,
-/// duplicate, dead-lettered) and 503 with <c>Retry-After</c> when it has none (the store is down, the host is
-/// stopping): the sender keeps the message and tries again.
+/// duplicate, dead-lettered), 422 when it was to be dead-lettered but the consumer's dead letters are full
+/// (<see cref="InboxConsumerOptions.MaxDeadLetters"/>: the sender dead-letters it instead), and 503 with
+/// <c>Retry-After</c> when it has none (the store is down, the host is stopping): the sender keeps the message and
+/// tries again.
 /// </summary>
 internal sealed class HttpInboxEndpoint(
     IServiceProviderIsKeyedService keyed,
@@ -168,6 +170,16 @@ internal sealed class HttpInboxEndpoint(
         if (disposition == ReceiveDisposition.Acknowledge)
         {
             http.Response.StatusCode = StatusCodes.Status200OK;
+            return;
+        }
+
+        if (disposition == ReceiveDisposition.Reject)
+        {
+            // The consumer's dead letters are full: nothing was written here; 422 makes the sender dead-letter it on its side.
+            await WriteTextAsync(
+                http,
+                StatusCodes.Status422UnprocessableEntity,
+                $"Consumer '{consumer}' could not process message {message.MessageId} and its dead letters are full ({InboxConsumerOptions.SectionName}:{consumer}:MaxDeadLetters); the message was not kept here.").ConfigureAwait(false);
             return;
         }
 

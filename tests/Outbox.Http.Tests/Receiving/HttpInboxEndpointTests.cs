@@ -69,6 +69,26 @@ public sealed class HttpInboxEndpointTests
     }
 
     [Fact]
+    public async Task Post_PoisonOnceTheDeadLettersAreFull_Answers422AndWritesNothing()
+    {
+        using var database = new TempDatabase();
+        var (app, address) = await Apps.StartReceiverAsync(
+            database, services: services => services.Configure<InboxConsumerOptions>(Apps.Consumer, o => o.MaxDeadLetters = 1));
+        await using var _ = app;
+        using var client = new HttpClient { BaseAddress = address };
+
+        using var first = await client.SendAsync(await Apps.SignAsync(Request(Guid.CreateVersion7(), "not json"), address), TestContext.Current.CancellationToken);
+        var before = await Apps.RowCountsAsync(database);
+        using var second = await client.SendAsync(await Apps.SignAsync(Request(Guid.CreateVersion7(), "not json either"), address), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, second.StatusCode);
+        Assert.Contains($"Outbox:Consumers:{Apps.Consumer}:MaxDeadLetters", await second.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Equal(before, await Apps.RowCountsAsync(database));
+        Assert.Equal(1, before["inbox_dead_letters"]);
+    }
+
+    [Fact]
     public async Task Post_UnknownConsumer_Answers404()
     {
         using var database = new TempDatabase();

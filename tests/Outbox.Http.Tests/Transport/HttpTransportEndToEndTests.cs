@@ -71,6 +71,29 @@ public sealed class HttpTransportEndToEndTests
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
     }
 
+    [Fact]
+    public async Task Send_ReceiversDeadLettersFull_TheSenderKeepsTheMessageInItsOwnDeadLetters()
+    {
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(
+            receiverDb, services: services => services.Configure<InboxConsumerOptions>(Apps.Consumer, o => o.MaxDeadLetters = 1));
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        var first = await Apps.PublishAsync(sender, "fail");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        var second = await Apps.PublishAsync(sender, "fail");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var there = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<InboxDeadLetterRecord>>(receiver.Services, db => db.Set<InboxDeadLetterRecord>().ToListAsync()));
+        Assert.Equal(first.ToString("D"), there.MessageId);
+        var here = Assert.Single(await Apps.QueryAsync<SenderDb, List<DeadLetterRecord>>(sender.Services, db => db.Set<DeadLetterRecord>().ToListAsync()));
+        Assert.Equal(second, here.MessageId);
+        Assert.Contains("answered 422", here.Reason, StringComparison.Ordinal);
+        Assert.Contains("MaxDeadLetters", here.Reason, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(400)]
     [InlineData(404)]
