@@ -23,7 +23,7 @@ public static class OutboxHttpHeaders
     /// <summary>
     /// The request's signature: <c>v1=</c> followed by the base64 HMAC-SHA256, keyed by the shared secret, of
     /// <c>v1\n{METHOD}\n{path}\n{timestamp}\n{outbox-message-id}\n{Content-Type}\n{lower-case hex SHA-256 of the body}</c>
-    /// (the path as sent, escaped, without the query; an absent header as an empty line).
+    /// (the path as sent on the wire, escaped, without the query; an absent header as an empty line).
     /// </summary>
     public const string Signature = "outbox-signature";
 }

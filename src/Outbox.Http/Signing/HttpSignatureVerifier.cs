@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Outbox.Http;
 
@@ -44,8 +45,21 @@ internal static class HttpSignatureVerifier
         return new Pending(keyId, timestamp, signature, secret);
     }
 
-    /// <summary>The path the sender signed: the request's path base and path, escaped as on the wire.</summary>
-    public static string PathOf(HttpRequest request) => request.PathBase.Add(request.Path).ToUriComponent();
+    /// <summary>
+    /// The path the sender signed: the request target exactly as it came on the wire, without its query (what
+    /// <c>Uri.AbsolutePath</c> gave the sender); when the server does not expose it, the path base and path re-escaped.
+    /// </summary>
+    public static string PathOf(HttpRequest request)
+    {
+        var raw = request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is { Length: > 0 } && raw[0] == '/')
+        {
+            var query = raw.IndexOf('?', StringComparison.Ordinal);
+            return query < 0 ? raw : raw[..query];
+        }
+
+        return request.PathBase.Add(request.Path).ToUriComponent();
+    }
 
     private static string? Single(HttpRequest request, string name) =>
         request.Headers.TryGetValue(name, out var values) && values.Count == 1 && !string.IsNullOrEmpty(values[0]) ? values[0] : null;

@@ -52,6 +52,24 @@ public sealed class HttpTransportEndToEndTests
     }
 
     [Fact]
+    public async Task Send_SignedToAUrlWithAQuery_IsAccepted()
+    {
+        // The path is signed as sent, the query is not; the receiver reads the path off the wire.
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}?tenant=shop%20one&x=%C3%BC"));
+
+        var id = await Apps.PublishAsync(sender, "hello");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var row = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync()));
+        Assert.Equal(id, row.MessageId);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
     public async Task Send_HandlerAlwaysFails_InboxDeadLettersAndTheOutboxCountsItDelivered()
     {
         using var senderDb = new TempDatabase();
