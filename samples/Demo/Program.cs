@@ -115,6 +115,10 @@ try
     }
 
     await placing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+    // A stranger's forged OrderPlaced, unsigned, straight to the payment service's inbox: it must be refused (401) and
+    // change nothing (the payment count below must still equal the orders placed).
+    var forged = options.Transport == "Http" ? await ForgedPostAsync(new Uri(payments, "/inbox/payments")) : (int?)null;
     now = (await GetAsync<OrderStats>(new Uri(orders, "/orders/stats"))) - ordersBefore;
     var paid = await GetAsync<PaymentStats>(new Uri(payments, "/payments/stats")) - paymentsBefore;
 
@@ -125,6 +129,9 @@ try
         ($"paid + failed = placed ({now.Paid} + {now.PaymentFailed} = {now.Placed})", now.Paid + now.PaymentFailed == now.Placed && now.Placed == placed),
         ($"one payment per order ({paid.Payments} payments, {paid.OrdersChargedMoreThanOnce} orders charged more than once)", paid.Payments == now.Placed && paid.OrdersChargedMoreThanOnce == 0),
         ($"one payment result applied per order ({now.SettledMoreThanOnce} orders settled more than once)", now.SettledMoreThanOnce == 0),
+        (forged is null
+            ? "a forged POST to the payments inbox (HTTP only: skipped with RabbitMQ)"
+            : $"a forged, unsigned POST to the payments inbox was refused ({forged}) and wrote nothing", forged is null or 401),
         ($"both services agree (completed {paid.Completed} = paid {now.Paid}, failed {paid.Failed} = failed {now.PaymentFailed})", paid.Completed == now.Paid && paid.Failed == now.PaymentFailed),
     };
     var ok = checks.All(c => c.Ok);
@@ -191,6 +198,18 @@ finally
 }
 
 return exitCode;
+
+async Task<int> ForgedPostAsync(Uri inbox)
+{
+    using var request = new HttpRequestMessage(HttpMethod.Post, inbox)
+    {
+        Content = JsonContent.Create(new { orderId = Guid.NewGuid(), customer = "mallory", amountCents = 100 }),
+    };
+    request.Headers.Add("outbox-message-id", Guid.NewGuid().ToString());
+    request.Headers.Add("outbox-message-type", "Samples.Contracts.OrderPlaced");
+    using var response = await http.SendAsync(request);
+    return (int)response.StatusCode;
+}
 
 async Task<string> HealthAsync(Uri service)
 {

@@ -40,6 +40,8 @@ if (sample.Transport == SampleTransport.RabbitMq)
 else
 {
     // Posts to Outbox:Http:Destinations:orders (the payment service's inbox); receives on POST /inbox/orders.
+    // Each request is signed with Outbox:Http:SigningKeys:orders; the inbox accepts only requests signed with a key in
+    // Outbox:Http:Inbox:orders:SigningKeys (anything else: 401, nothing written). Demo keys in appsettings.json.
     outbox.UseHttp();
     consumer.UseHttp();
 }

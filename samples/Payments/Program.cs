@@ -37,6 +37,8 @@ if (sample.Transport == SampleTransport.RabbitMq)
 else
 {
     // Posts to Outbox:Http:Destinations:payments (the order service's inbox); receives on POST /inbox/payments.
+    // Each request is signed with Outbox:Http:SigningKeys:payments; the inbox accepts only requests signed with a key in
+    // Outbox:Http:Inbox:payments:SigningKeys (anything else: 401, nothing written). Demo keys in appsettings.json.
     outbox.UseHttp();
     consumer.UseHttp();
 }

@@ -49,4 +49,18 @@ public sealed class HttpTransportOptions
     /// </summary>
     [Range(1, 512 * 1024 * 1024)]
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// The key each destination's requests are signed with, by destination name; the entry <c>*</c> serves every
+    /// destination without an entry of its own. In configuration:
+    /// <c>Outbox:Http:SigningKeys:{destination}:KeyId</c> and <c>...:Secret</c> (base64, at least 32 bytes). Each request
+    /// then carries <see cref="OutboxHttpHeaders.SignatureKeyId"/>, <see cref="OutboxHttpHeaders.SignatureTimestamp"/>
+    /// and <see cref="OutboxHttpHeaders.Signature"/> (HMAC-SHA256 over method, path, timestamp, message id, content type
+    /// and body), signed afresh at each attempt. A destination with no key is posted unsigned, which the library's
+    /// inbox refuses unless it relies on an authorization policy instead. The receiver answering 401 or 403 (a key it
+    /// does not hold, a clock too far off) is an endpoint failure: retried with backoff and counted by that
+    /// destination's circuit breaker, not a dead letter.
+    /// <value>The default value is empty: requests are not signed.</value>
+    /// </summary>
+    public IDictionary<string, HttpSigningKey> SigningKeys { get; } = new Dictionary<string, HttpSigningKey>(StringComparer.Ordinal);
 }

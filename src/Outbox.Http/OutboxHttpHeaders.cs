@@ -13,4 +13,17 @@ public static class OutboxHttpHeaders
     /// an HTTP header cannot carry (outside printable ASCII). The receiving endpoint decodes them.
     /// </summary>
     public const string EncodedHeaders = "outbox-encoded-headers";
+
+    /// <summary>The id of the key the request is signed with (<see cref="HttpSigningKey.KeyId"/>).</summary>
+    public const string SignatureKeyId = "outbox-signature-key-id";
+
+    /// <summary>When the request was signed, in Unix seconds; the receiver refuses it outside its window.</summary>
+    public const string SignatureTimestamp = "outbox-signature-timestamp";
+
+    /// <summary>
+    /// The request's signature: <c>v1=</c> followed by the base64 HMAC-SHA256, keyed by the shared secret, of
+    /// <c>v1\n{METHOD}\n{path}\n{timestamp}\n{outbox-message-id}\n{Content-Type}\n{lower-case hex SHA-256 of the body}</c>
+    /// (the path as sent on the wire, escaped, without the query; an absent header as an empty line).
+    /// </summary>
+    public const string Signature = "outbox-signature";
 }

@@ -7,7 +7,8 @@ namespace Outbox.Docs.Tests;
 
 /// <summary>
 /// Follows the README the way a new user would: takes the first command it gives (the demo), runs it as written plus
-/// <c>--short</c>, and checks the report says every order was paid or failed exactly once.
+/// <c>--short</c>, and checks the report says every order was paid or failed exactly once and that a forged, unsigned
+/// POST to the payment service's inbox was refused with 401.
 /// </summary>
 public sealed partial class ReadmeTests
 {
@@ -88,6 +89,7 @@ public sealed partial class ReadmeTests
         Assert.Equal(0, Number(text, "pending"));
         Assert.Equal(placed, Number(text, "payments written"));
         Assert.DoesNotContain("[FAILED]", text, StringComparison.Ordinal);
+        Assert.Contains("[ok] a forged, unsigned POST to the payments inbox was refused (401) and wrote nothing", text, StringComparison.Ordinal);
     }
 
     /// <summary>The commands of the README's first fenced block, without comments.</summary>

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Outbox.EntityFrameworkCore;
 
@@ -17,7 +18,8 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
     IServiceScopeFactory scopes,
     InboxHandlerRegistry registry,
     IMessageSerializer serializer,
-    TimeProvider timeProvider) : IInboxProcessor
+    TimeProvider timeProvider,
+    IOptionsMonitor<InboxConsumerOptions>? options = null) : IInboxProcessor
     where TContext : DbContext
 {
     private InboxTables? _tables;
@@ -31,7 +33,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             try
             {
                 var outcome = await DeadLetterAsync(consumer, message, poisonReason, attempts: 0, cancellationToken).ConfigureAwait(false);
-                return outcome.Kind == InboxOutcomeKind.Duplicate ? outcome : InboxOutcome.DeadLettered(poisonReason);
+                return outcome.Kind is InboxOutcomeKind.Duplicate or InboxOutcomeKind.Refused ? outcome : InboxOutcome.DeadLettered(poisonReason);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -271,6 +273,19 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return InboxOutcome.Duplicate;
                 }
+            }
+
+            // Bounded: once the consumer holds MaxDeadLetters, nothing is written (the inbox row goes with the rollback)
+            // and the transport refuses the delivery, so not even a buggy authorised sender grows the table without limit.
+            var cap = options?.Get(consumerName).MaxDeadLetters ?? int.MaxValue;
+            var held = (await context.Database.SqlQueryRaw<long>(tables.CountDeadLetters, consumerName, cap)
+                .ToListAsync(cancellationToken).ConfigureAwait(false)).Single();
+            if (held >= cap)
+            {
+                await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
+                return InboxOutcome.Refused(
+                    $"Consumer '{consumerName}' holds {held} dead letters, its limit ({InboxConsumerOptions.SectionName}:{consumerName}:MaxDeadLetters): this one was not kept. " +
+                    $"Reason it was to be dead-lettered: {state.Reason}");
             }
 
             context.Set<InboxDeadLetterRecord>().Add(new InboxDeadLetterRecord

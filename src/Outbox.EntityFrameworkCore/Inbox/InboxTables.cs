@@ -34,6 +34,10 @@ internal sealed class InboxTables
         InsertDeadLettered =
             $"INSERT INTO {inbox} (consumer, message_id, received_at, processed_at) VALUES ({{0}}, {{1}}, {{2}}, NULL) ON CONFLICT DO NOTHING";
 
+        // {0} consumer, {1} cap: counts a consumer's dead letters up to the cap (served by the (consumer, dead_lettered_at) index).
+        CountDeadLetters =
+            $"SELECT COUNT(*) AS \"Value\" FROM (SELECT 1 AS one FROM {deadLetters} WHERE consumer = {{0}} LIMIT {{1}}) AS capped";
+
         // {0} cutoff, {1} batch size. By primary key, so one text serves both providers.
         DeleteOlderThan =
             $"DELETE FROM {inbox} WHERE (consumer, message_id) IN (SELECT consumer, message_id FROM {inbox} WHERE received_at < {{0}} LIMIT {{1}})";
@@ -50,6 +54,9 @@ internal sealed class InboxTables
 
     /// <summary>Records a dead-lettered message; 0 rows affected means it was handled before.</summary>
     public string InsertDeadLettered { get; }
+
+    /// <summary>Counts a consumer's dead letters, up to a cap.</summary>
+    public string CountDeadLetters { get; }
 
     /// <summary>Reads the last sequence processed for a consumer and key (locking the row where the provider can).</summary>
     public string SelectSequence { get; }

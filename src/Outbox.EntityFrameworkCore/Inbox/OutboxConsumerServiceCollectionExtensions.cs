@@ -38,7 +38,8 @@ public static class OutboxConsumerServiceCollectionExtensions
                 sp.GetRequiredService<IServiceScopeFactory>(),
                 sp.GetRequiredKeyedService<InboxHandlerRegistry>(key),
                 sp.GetRequiredService<IMessageSerializer>(),
-                sp.GetRequiredService<TimeProvider>()));
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<IOptionsMonitor<InboxConsumerOptions>>()));
             services.AddSingleton<IValidateOptions<InboxConsumerOptions>>(sp =>
                 new InboxModelValidator<TContext>(name, sp.GetRequiredService<IServiceScopeFactory>()));
         }

@@ -17,12 +17,18 @@ public static class OutboxHttpEndpointRouteBuilderExtensions
     /// Maps <c>POST {pattern}</c> for every consumer registered with <c>.UseHttp()</c>; the route parameter
     /// <c>{consumer}</c> names the consumer (404 for any other). The request becomes an <see cref="Outbox.IncomingMessage"/>
     /// (headers <c>outbox-message-id</c>, <c>outbox-message-type</c>, ...; the body is the payload) and goes through
-    /// the consumer's inbox. Answers 200 when the message is processed, a duplicate or dead-lettered; 503 with
-    /// <c>Retry-After</c> when it must be sent again; 413 when the body is too large.
+    /// the consumer's inbox. Before anything is read or written, the request must pass the consumer's
+    /// <see cref="HttpInboxOptions.AuthorizationPolicy"/> (else 401 or 403) and carry a valid, recent signature by one of
+    /// its <see cref="HttpInboxOptions.SigningKeys"/> (else 401): a refused request leaves no row anywhere. Answers 200
+    /// when the message is processed, a duplicate or dead-lettered; 503 with <c>Retry-After</c> when it must be sent
+    /// again; 413 when the body is too large.
     /// </summary>
     /// <returns>The endpoint's convention builder (add authorization, rate limiting, ... to it).</returns>
     /// <exception cref="ArgumentException"><paramref name="pattern"/> has no <c>{consumer}</c> parameter.</exception>
-    /// <exception cref="InvalidOperationException">No consumer was registered with <c>.UseHttp()</c>.</exception>
+    /// <exception cref="InvalidOperationException">No consumer was registered with <c>.UseHttp()</c>, or one has neither
+    /// signing keys nor an authorization policy (<see cref="HttpInboxOptions"/>) and does not allow unauthenticated
+    /// requests on purpose (an <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> naming the option),
+    /// or its policy is not registered.</exception>
     public static IEndpointConventionBuilder MapOutboxHttpInbox(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/inbox/{consumer}")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -33,6 +39,7 @@ public static class OutboxHttpEndpointRouteBuilderExtensions
         }
 
         var endpoint = Resolve(endpoints);
+        endpoint.CheckMapping(endpoint.Consumers(), pattern);
         return endpoints.MapPost(pattern, context => endpoint.HandleAsync(context, context.GetRouteValue(ConsumerParameter) as string))
             .WithDisplayName($"Outbox HTTP inbox {pattern}")
             .DisableAntiforgery();
@@ -43,7 +50,8 @@ public static class OutboxHttpEndpointRouteBuilderExtensions
     /// see <see cref="MapOutboxHttpInbox(IEndpointRouteBuilder, string)"/> for what it answers.
     /// </summary>
     /// <returns>The endpoint's convention builder.</returns>
-    /// <exception cref="InvalidOperationException"><paramref name="consumer"/> was not registered with <c>.UseHttp()</c>.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="consumer"/> was not registered with <c>.UseHttp()</c>,
+    /// or is open to anyone by mistake (see the other overload).</exception>
     public static IEndpointConventionBuilder MapOutboxHttpInbox(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern, string consumer)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -55,6 +63,8 @@ public static class OutboxHttpEndpointRouteBuilderExtensions
             throw new InvalidOperationException(
                 $"Consumer '{consumer}' does not receive over HTTP: call .UseHttp() on services.AddOutboxConsumer<TContext>(\"{consumer}\").");
         }
+
+        endpoint.CheckMapping([consumer], pattern);
 
         return endpoints.MapPost(pattern, context => endpoint.HandleAsync(context, consumer))
             .WithDisplayName($"Outbox HTTP inbox {pattern} ({consumer})")

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 
 namespace Outbox.Http;
 
-/// <summary>Fails start-up when the HTTP transport cannot route anything, or a URL is not an absolute http(s) URL.</summary>
+/// <summary>Fails start-up when the HTTP transport cannot route anything, a URL is not an absolute http(s) URL, or a signing key is malformed.</summary>
 internal sealed class HttpTransportOptionsValidator : IValidateOptions<HttpTransportOptions>
 {
     public ValidateOptionsResult Validate(string? name, HttpTransportOptions options)
@@ -18,6 +18,19 @@ internal sealed class HttpTransportOptionsValidator : IValidateOptions<HttpTrans
             if (!IsHttpUrl(url))
             {
                 failures.Add($"Outbox:Http:Destinations:{destination} must be an absolute http or https URL (got '{url}').");
+            }
+        }
+
+        foreach (var (destination, key) in options.SigningKeys)
+        {
+            if (key is null || !HttpSigningKeyValidation.IsValidKeyId(key.KeyId))
+            {
+                failures.Add($"Outbox:Http:SigningKeys:{destination}:KeyId is '{key?.KeyId}': {HttpSigningKeyValidation.KeyIdRule}.");
+            }
+
+            if (HttpRequestSignature.DecodeSecret(key?.Secret) is null)
+            {
+                failures.Add($"Outbox:Http:SigningKeys:{destination}:Secret {HttpSigningKeyValidation.SecretRule}.");
             }
         }
 

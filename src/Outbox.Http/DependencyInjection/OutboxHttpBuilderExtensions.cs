@@ -12,7 +12,8 @@ public static class OutboxHttpBuilderExtensions
     /// Sends outbox messages by HTTP POST to the URL of their destination (<see cref="HttpTransportOptions"/>, bound from
     /// <c>Outbox:Http</c> and <paramref name="configure"/>), through the named client
     /// <see cref="HttpTransportOptions.HttpClientName"/>. 2xx is delivered; 4xx other than 408 and 429 dead-letters the
-    /// message with the status; anything else is retried by the dispatcher.
+    /// message with the status; anything else (401 and 403 included) is retried by the dispatcher. Requests to a
+    /// destination with a key in <see cref="HttpTransportOptions.SigningKeys"/> are signed (HMAC-SHA256).
     /// </summary>
     public static OutboxBuilder UseHttp(this OutboxBuilder builder, Action<HttpTransportOptions>? configure = null)
     {
@@ -47,8 +48,11 @@ public static class OutboxHttpBuilderExtensions
 
     /// <summary>
     /// Lets this consumer receive over HTTP: <c>app.MapOutboxHttpInbox("/inbox/{consumer}")</c> (or
-    /// <c>MapOutboxHttpInbox(pattern, consumer)</c>) serves it. Options (body size limit, <c>Retry-After</c>) come from
-    /// <c>Outbox:Http:Inbox:{name}</c> and <paramref name="configure"/>.
+    /// <c>MapOutboxHttpInbox(pattern, consumer)</c>) serves it. Options (signing keys, authorization policy, body size
+    /// limit, <c>Retry-After</c>) come from <c>Outbox:Http:Inbox:{name}</c> and <paramref name="configure"/>. Start-up
+    /// fails unless the consumer has signing keys (<see cref="HttpInboxOptions.SigningKeys"/>), an authorization policy
+    /// (<see cref="HttpInboxOptions.AuthorizationPolicy"/>), or <see cref="HttpInboxOptions.AllowUnauthenticated"/> set on
+    /// purpose.
     /// </summary>
     public static OutboxConsumerBuilder UseHttp(this OutboxConsumerBuilder builder, Action<HttpInboxOptions>? configure = null)
     {
@@ -58,12 +62,15 @@ public static class OutboxHttpBuilderExtensions
         var options = services.AddOptions<HttpInboxOptions>(name);
         if (!services.Any(d => d.IsKeyedService && d.ServiceType == typeof(HttpInboxRegistration) && Equals(d.ServiceKey, name)))
         {
-            services.AddKeyedSingleton<HttpInboxRegistration>(name);
+            var registration = new HttpInboxRegistration(name);
+            services.AddKeyedSingleton(name, registration);
+            services.AddSingleton(registration);
             options.BindConfiguration($"{HttpInboxOptions.SectionName}:{name}")
                 .ValidateDataAnnotations()
                 .ValidateOnStart();
         }
 
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<HttpInboxOptions>, HttpInboxOptionsValidator>());
         if (configure is not null)
         {
             options.Configure(configure);

@@ -22,4 +22,13 @@ internal static partial class HttpLog
 
     [LoggerMessage(EventId = 5054, Level = LogLevel.Error, Message = "HTTP inbox of consumer {Consumer}: message {MessageId} failed unexpectedly; answered 503.")]
     public static partial void ReceiveFailed(ILogger logger, Exception exception, string consumer, string? messageId);
+
+    [LoggerMessage(EventId = 5055, Level = LogLevel.Warning, Message = "HTTP inbox of consumer {Consumer}: a request was refused (401), nothing was written: {Reason}")]
+    public static partial void SignatureRefused(ILogger logger, string consumer, string reason);
+
+    [LoggerMessage(EventId = 5056, Level = LogLevel.Information, Message = "HTTP inbox of consumer {Consumer}: a request did not satisfy the authorization policy {Policy} ({StatusCode}); nothing was written.")]
+    public static partial void NotAuthorized(ILogger logger, string consumer, string policy, int statusCode);
+
+    [LoggerMessage(EventId = 5057, Level = LogLevel.Warning, Message = "The HTTP inbox of consumer {Consumer} at {Pattern} is mapped WITHOUT authentication (AllowUnauthenticated = true): anyone who can reach it can post messages to it.")]
+    public static partial void MappedUnauthenticated(ILogger logger, string consumer, string pattern);
 }

@@ -1,5 +1,9 @@
 using System.Buffers;
 using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,23 +13,74 @@ using Microsoft.Extensions.Options;
 
 namespace Outbox.Http;
 
-/// <summary>Marks a consumer that receives over HTTP (registered keyed by the consumer name by <c>UseHttp()</c>).</summary>
-internal sealed class HttpInboxRegistration;
+/// <summary>
+/// Marks a consumer that receives over HTTP: registered by <c>UseHttp()</c> keyed by the consumer name (to look one up)
+/// and once unkeyed (to list them).
+/// </summary>
+internal sealed record HttpInboxRegistration(string Consumer);
 
 /// <summary>
-/// Handles one POST for one consumer: reads the body (up to <see cref="HttpInboxOptions.MaxRequestBodySize"/>, else
-/// 413), builds an <see cref="IncomingMessage"/> from the headers and runs it through <see cref="IInboxReceiver"/>.
-/// Answers 200 once the inbox has an outcome (processed, duplicate, dead-lettered) and 503 with <c>Retry-After</c>
-/// when it has none (the store is down, the host is stopping): the sender keeps the message and tries again.
+/// Handles one POST for one consumer. First who is asking: the consumer's authorization policy when it has one
+/// (<see cref="HttpInboxOptions.AuthorizationPolicy"/>: 401 or 403), then its signature when it holds signing keys
+/// (<see cref="HttpInboxOptions.SigningKeys"/>: the headers and timestamp before the body is read, the HMAC once the
+/// body is read and hashed; 401). A refused request writes nothing at all. Then it reads the body (up to
+/// <see cref="HttpInboxOptions.MaxRequestBodySize"/>, else 413), builds an <see cref="IncomingMessage"/> from the
+/// headers and runs it through <see cref="IInboxReceiver"/>. Answers 200 once the inbox has an outcome (processed,
+/// duplicate, dead-lettered), 422 when it was to be dead-lettered but the consumer's dead letters are full
+/// (<see cref="InboxConsumerOptions.MaxDeadLetters"/>: the sender dead-letters it instead), and 503 with
+/// <c>Retry-After</c> when it has none (the store is down, the host is stopping): the sender keeps the message and
+/// tries again.
 /// </summary>
 internal sealed class HttpInboxEndpoint(
     IServiceProviderIsKeyedService keyed,
     IInboxReceiver receiver,
     IOptionsMonitor<HttpInboxOptions> options,
     IHostApplicationLifetime lifetime,
+    TimeProvider timeProvider,
+    IServiceProvider services,
     ILogger<HttpInboxEndpoint> logger)
 {
+    /// <summary>The scheme named in <c>WWW-Authenticate</c> when a signature is refused.</summary>
+    public const string SignatureScheme = "Outbox-Signature";
+
     public bool Serves(string consumer) => keyed.IsKeyedService(typeof(HttpInboxRegistration), consumer);
+
+    /// <summary>
+    /// At mapping time, for each consumer it serves: checks that a named authorization policy can be evaluated, and logs
+    /// a warning for a consumer mapped without any authentication on purpose.
+    /// </summary>
+    public void CheckMapping(IEnumerable<string> consumers, string pattern)
+    {
+        foreach (var consumer in consumers)
+        {
+            var settings = options.Get(consumer); // validated: fails here already when the consumer is open by mistake
+            if (settings.AllowUnauthenticated)
+            {
+                HttpLog.MappedUnauthenticated(logger, consumer, pattern);
+            }
+
+            if (!string.IsNullOrWhiteSpace(settings.AuthorizationPolicy))
+            {
+                if (services.GetService<IPolicyEvaluator>() is null || services.GetService<IAuthorizationPolicyProvider>() is null)
+                {
+                    throw new InvalidOperationException(
+                        $"{HttpInboxOptions.SectionName}:{consumer}:AuthorizationPolicy is '{settings.AuthorizationPolicy}' but authorization is not set up: " +
+                        $"call builder.Services.AddAuthorization(o => o.AddPolicy(\"{settings.AuthorizationPolicy}\", ...)) and add an authentication scheme.");
+                }
+
+                if (services.GetService<IAuthorizationPolicyProvider>() is DefaultAuthorizationPolicyProvider
+                    && services.GetService<IOptions<AuthorizationOptions>>()?.Value.GetPolicy(settings.AuthorizationPolicy) is null)
+                {
+                    throw new InvalidOperationException(
+                        $"{HttpInboxOptions.SectionName}:{consumer}:AuthorizationPolicy names the policy '{settings.AuthorizationPolicy}', which is not registered: " +
+                        $"add it with builder.Services.AddAuthorization(o => o.AddPolicy(\"{settings.AuthorizationPolicy}\", ...)).");
+                }
+            }
+        }
+    }
+
+    /// <summary>The consumers that receive over HTTP (those registered with <c>UseHttp()</c>).</summary>
+    public IEnumerable<string> Consumers() => services.GetServices<HttpInboxRegistration>().Select(static r => r.Consumer);
 
     public async Task HandleAsync(HttpContext http, string? consumer)
     {
@@ -37,6 +92,22 @@ internal sealed class HttpInboxEndpoint(
         }
 
         var settings = options.Get(consumer);
+        if (!string.IsNullOrWhiteSpace(settings.AuthorizationPolicy) && !await AuthorizeAsync(http, consumer, settings.AuthorizationPolicy).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        HttpSignatureVerifier.Pending? signature = null;
+        if (settings.SigningKeys.Count > 0)
+        {
+            signature = HttpSignatureVerifier.Begin(http.Request, settings, timeProvider.GetUtcNow(), out var failure);
+            if (signature is null)
+            {
+                await UnauthorizedAsync(http, consumer, failure).ConfigureAwait(false);
+                return;
+            }
+        }
+
         var limit = settings.MaxRequestBodySize;
         if (http.Request.ContentLength > limit)
         {
@@ -50,9 +121,10 @@ internal sealed class HttpInboxEndpoint(
         }
 
         byte[]? body;
+        var bodyHash = new byte[SHA256.HashSizeInBytes];
         try
         {
-            body = await ReadBodyAsync(http.Request.Body, limit, http.RequestAborted).ConfigureAwait(false);
+            body = await ReadBodyAsync(http.Request.Body, limit, bodyHash, http.RequestAborted).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -66,6 +138,12 @@ internal sealed class HttpInboxEndpoint(
         if (body is null)
         {
             await TooLargeAsync(http, consumer, limit).ConfigureAwait(false);
+            return;
+        }
+
+        if (signature is not null && !signature.Verify(http.Request, bodyHash))
+        {
+            await UnauthorizedAsync(http, consumer, $"The signature does not match the request for key id '{signature.KeyId}'.").ConfigureAwait(false);
             return;
         }
 
@@ -95,8 +173,61 @@ internal sealed class HttpInboxEndpoint(
             return;
         }
 
+        if (disposition == ReceiveDisposition.Reject)
+        {
+            // The consumer's dead letters are full: nothing was written here; 422 makes the sender dead-letter it on its side.
+            await WriteTextAsync(
+                http,
+                StatusCodes.Status422UnprocessableEntity,
+                $"Consumer '{consumer}' could not process message {message.MessageId} and its dead letters are full ({InboxConsumerOptions.SectionName}:{consumer}:MaxDeadLetters); the message was not kept here.").ConfigureAwait(false);
+            return;
+        }
+
         HttpLog.Requeued(logger, consumer, message.MessageId, settings.RetryAfter);
         await UnavailableAsync(http, settings, "The inbox could not record the message; try again later.").ConfigureAwait(false);
+    }
+
+    /// <summary>Evaluates the consumer's policy as the authorization middleware would; answers 401 or 403 and returns false when refused.</summary>
+    private async Task<bool> AuthorizeAsync(HttpContext http, string consumer, string policyName)
+    {
+        var provider = http.RequestServices.GetRequiredService<IAuthorizationPolicyProvider>();
+        var evaluator = http.RequestServices.GetRequiredService<IPolicyEvaluator>();
+        var policy = await provider.GetPolicyAsync(policyName).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"{HttpInboxOptions.SectionName}:{consumer}:AuthorizationPolicy names the policy '{policyName}', which is not registered.");
+        var authentication = await evaluator.AuthenticateAsync(policy, http).ConfigureAwait(false);
+        var authorization = await evaluator.AuthorizeAsync(policy, authentication, http, resource: null).ConfigureAwait(false);
+        if (authorization.Succeeded)
+        {
+            return true;
+        }
+
+        HttpLog.NotAuthorized(logger, consumer, policyName, authorization.Challenged ? StatusCodes.Status401Unauthorized : StatusCodes.Status403Forbidden);
+        var schemes = policy.AuthenticationSchemes;
+        var authenticationService = http.RequestServices.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationService>();
+        if (authenticationService is null)
+        {
+            http.Response.StatusCode = authorization.Challenged ? StatusCodes.Status401Unauthorized : StatusCodes.Status403Forbidden;
+        }
+        else if (schemes.Count == 0)
+        {
+            await (authorization.Challenged ? http.ChallengeAsync() : http.ForbidAsync()).ConfigureAwait(false);
+        }
+        else
+        {
+            foreach (var scheme in schemes)
+            {
+                await (authorization.Challenged ? http.ChallengeAsync(scheme) : http.ForbidAsync(scheme)).ConfigureAwait(false);
+            }
+        }
+
+        return false;
+    }
+
+    private async Task UnauthorizedAsync(HttpContext http, string consumer, string reason)
+    {
+        HttpLog.SignatureRefused(logger, consumer, reason);
+        http.Response.Headers.WWWAuthenticate = $"{SignatureScheme} headers=\"{OutboxHttpHeaders.SignatureKeyId} {OutboxHttpHeaders.SignatureTimestamp} {OutboxHttpHeaders.Signature}\"";
+        await WriteTextAsync(http, StatusCodes.Status401Unauthorized, reason).ConfigureAwait(false);
     }
 
     private async Task TooLargeAsync(HttpContext http, string consumer, long limit)
@@ -135,10 +266,14 @@ internal sealed class HttpInboxEndpoint(
         }
     }
 
-    /// <summary>Reads the whole body, or returns <see langword="null"/> as soon as it exceeds <paramref name="limit"/> bytes.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(Stream body, long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the whole body, hashing it (SHA-256 into <paramref name="sha256"/>) as it comes, or returns
+    /// <see langword="null"/> as soon as it exceeds <paramref name="limit"/> bytes.
+    /// </summary>
+    private static async Task<byte[]?> ReadBodyAsync(Stream body, long limit, byte[] sha256, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         try
         {
             var length = 0;
@@ -160,8 +295,11 @@ internal sealed class HttpInboxEndpoint(
                 var read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    hash.GetCurrentHash(sha256);
                     return buffer.AsSpan(0, length).ToArray();
                 }
+
+                hash.AppendData(buffer, length, read);
 
                 length += read;
                 if (length > limit)

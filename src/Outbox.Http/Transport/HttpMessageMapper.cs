@@ -13,12 +13,14 @@ namespace Outbox.Http;
 /// </summary>
 internal static class HttpMessageMapper
 {
-    // Request headers that belong to HTTP itself, not to the message: not handed to the inbox, and refused as user headers.
+    // Request headers that belong to HTTP itself (or to authentication), not to the message: not handed to the inbox (so
+    // never stored with a dead letter), and refused as user headers.
     private static readonly HashSet<string> TransportHeaders = new(StringComparer.OrdinalIgnoreCase)
     {
         "Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Language", "Content-Location", "Content-MD5",
         "Content-Range", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Expect", "TE", "Trailer",
-        "Upgrade", OutboxHttpHeaders.EncodedHeaders,
+        "Upgrade", "Authorization", "Proxy-Authorization", "Cookie", OutboxHttpHeaders.EncodedHeaders,
+        OutboxHttpHeaders.SignatureKeyId, OutboxHttpHeaders.SignatureTimestamp, OutboxHttpHeaders.Signature,
     };
 
     public static HttpRequestMessage ToRequest(OutboxMessage message, Uri url)

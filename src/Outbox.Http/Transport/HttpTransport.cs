@@ -9,16 +9,23 @@ namespace Outbox.Http;
 /// Posts each message to its URL (<see cref="HttpTransportOptions"/>) and reads the answer: 2xx means the receiver took
 /// responsibility for it; 408, 429, 5xx, a redirect, a timeout or a network error fail the send (the dispatcher
 /// retries with backoff); any other 4xx is final and dead-letters the message with the status and the start of the
-/// answer's body.
+/// answer's body. 401 and 403 are endpoint failures too (the receiver does not accept this sender's key or clock, which
+/// a configuration change fixes for every message at once), never a dead letter. A destination with a signing key
+/// (<see cref="HttpTransportOptions.SigningKeys"/>) gets each request signed afresh at each attempt.
 /// </summary>
 internal sealed class HttpTransport(
     IHttpClientFactory clientFactory,
     IOptions<HttpTransportOptions> options,
-    ILogger<HttpTransport> logger) : IMessageTransport
+    ILogger<HttpTransport> logger,
+    TimeProvider? timeProvider = null) : IMessageTransport
 {
     private const int MaxDetailLength = 500;
 
     private readonly HttpTransportOptions _options = options.Value;
+
+    private readonly HttpRequestSigner _signer = new(options.Value);
+
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
     public async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
     {
@@ -31,6 +38,7 @@ internal sealed class HttpTransport(
 
         var url = UrlOf(message);
         using var request = HttpMessageMapper.ToRequest(message, url);
+        _signer.TrySign(request, message.Destination, message.MessageId.ToString("D"), message.Payload.Span, _time.GetUtcNow());
         var client = clientFactory.CreateClient(HttpTransportOptions.HttpClientName);
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var status = (int)response.StatusCode;
@@ -42,7 +50,8 @@ internal sealed class HttpTransport(
 
         var detail = await ReadDetailAsync(response, cancellationToken).ConfigureAwait(false);
         var text = $"POST {url} answered {status} {response.ReasonPhrase}{(detail.Length > 0 ? ": " + detail : "")}";
-        if (status is >= 400 and < 500 and not (int)HttpStatusCode.RequestTimeout and not (int)HttpStatusCode.TooManyRequests)
+        if (status is >= 400 and < 500 and not (int)HttpStatusCode.RequestTimeout and not (int)HttpStatusCode.TooManyRequests
+            and not (int)HttpStatusCode.Unauthorized and not (int)HttpStatusCode.Forbidden)
         {
             throw new PermanentDeliveryException(text);
         }

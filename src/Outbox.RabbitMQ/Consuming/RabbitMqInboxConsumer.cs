@@ -294,6 +294,22 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             for (; settled < deliveries.Count; settled++)
             {
                 var delivery = deliveries[settled];
+                if (dispositions[settled] == ReceiveDisposition.Reject)
+                {
+                    // The consumer's dead letters are full: refused for good (to the queue's dead-letter exchange, if any).
+                    try
+                    {
+                        await channel.BasicRejectAsync(delivery.Tag, requeue: false, CancellationToken.None).ConfigureAwait(false);
+                        continue;
+                    }
+                    catch (Exception ex) when (ex is not OutOfMemoryException)
+                    {
+                        Interlocked.Add(ref _lostSettlements, deliveries.Count - settled);
+                        RabbitMqLog.SettleFailed(_logger, ex, _consumer, delivery.Tag, delivery.Message.MessageId);
+                        break;
+                    }
+                }
+
                 if (dispositions[settled] != ReceiveDisposition.Acknowledge)
                 {
                     // The inbox could not record an outcome (its database is down). A nack would put this delivery back

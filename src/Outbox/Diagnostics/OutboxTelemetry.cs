@@ -15,7 +15,7 @@ public static class OutboxTelemetry
     /// <summary>
     /// The <see cref="Meter"/> name. Instruments: <c>outbox.messages.published</c>, <c>outbox.messages.dispatched</c>,
     /// <c>outbox.messages.failed</c>, <c>outbox.messages.retried</c>, <c>outbox.messages.dead_lettered</c>,
-    /// <c>outbox.inbox.duplicates</c>, <c>outbox.inbox.processed</c>, <c>outbox.inbox.order_gaps</c>, <c>outbox.inbox.reorders</c>, <c>outbox.dispatch.duration</c> (s),
+    /// <c>outbox.inbox.duplicates</c>, <c>outbox.inbox.processed</c>, <c>outbox.inbox.order_gaps</c>, <c>outbox.inbox.reorders</c>, <c>outbox.inbox.dead_letters_refused</c>, <c>outbox.dispatch.duration</c> (s),
     /// <c>outbox.delivery.latency</c> (s, publish to delivered), <c>outbox.pending.count</c> and
     /// <c>outbox.pending.oldest_age</c> (s).
     /// </summary>
@@ -46,6 +46,9 @@ public static class OutboxTelemetry
 
     internal static readonly Counter<long> InboxProcessed = Meter.CreateCounter<long>("outbox.inbox.processed", "{message}", "Messages whose handler committed.");
 
+    internal static readonly Counter<long> InboxDeadLettersRefused = Meter.CreateCounter<long>(
+        "outbox.inbox.dead_letters_refused", "{message}", "Messages an inbox refused instead of dead-lettering because the consumer's dead letters were full (MaxDeadLetters).");
+
     internal static readonly Histogram<double> DispatchDuration = Meter.CreateHistogram(
         "outbox.dispatch.duration", "s", "Time the transport took to accept one message.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
@@ -74,6 +77,10 @@ public static class OutboxTelemetry
 
     /// <summary>Records a message processed by an inbox handler.</summary>
     public static void RecordInboxProcessed(string consumer) => InboxProcessed.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
+
+    /// <summary>Records a message an inbox refused because the consumer's dead letters were full.</summary>
+    public static void RecordInboxDeadLetterRefused(string consumer) =>
+        InboxDeadLettersRefused.Add(1, new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
 
     /// <summary>Records a message an inbox moved to its dead letters.</summary>
     public static void RecordInboxDeadLettered(string consumer) =>

@@ -8,6 +8,14 @@ public enum ReceiveDisposition
 
     /// <summary>Give it back to the broker to be delivered again (the inbox could not record an outcome).</summary>
     Requeue,
+
+    /// <summary>
+    /// Refuse it for good, unrecorded: it was to be dead-lettered but the consumer's dead letters are full
+    /// (<see cref="InboxConsumerOptions.MaxDeadLetters"/>). Over HTTP the endpoint answers 422, so the sender keeps the
+    /// message in its own dead letters; RabbitMQ rejects it without requeue (to the queue's dead-letter exchange, if it
+    /// has one). Never requeue such a delivery: it would come back forever.
+    /// </summary>
+    Reject,
 }
 
 /// <summary>
@@ -19,7 +27,8 @@ public interface IInboxReceiver
     /// <summary>
     /// Processes <paramref name="message"/> for <paramref name="consumer"/>: retries a failing handler in process with
     /// backoff, dead-letters it after <see cref="InboxConsumerOptions.MaxAttempts"/> (or at once when it is poison), and
-    /// returns <see cref="ReceiveDisposition.Requeue"/> only when not even the dead letter could be written.
+    /// returns <see cref="ReceiveDisposition.Requeue"/> only when not even the dead letter could be written, and
+    /// <see cref="ReceiveDisposition.Reject"/> when the consumer's dead letters are full.
     /// Throws <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> is cancelled; the
     /// transport should then leave the message to be redelivered.
     /// </summary>

@@ -64,6 +64,18 @@ public sealed class InboxConsumerOptions
     public int MaxBatchSize { get; set; } = 1;
 
     /// <summary>
+    /// The most inbox dead letters this consumer keeps. Once it holds this many, a message that would be dead-lettered
+    /// (poison, or out of attempts) is not written at all (no dead letter, no inbox row) and the transport refuses it
+    /// (<see cref="ReceiveDisposition.Reject"/>: HTTP 422, so the sender dead-letters it on its side; RabbitMQ reject
+    /// without requeue), counted by <c>outbox.inbox.dead_letters_refused</c> and logged (event 2007). Bounds what bad
+    /// input, even from an authenticated sender, can add to the consumer's database; requeue or delete dead letters
+    /// through the admin API to make room. Concurrent dead letters may overshoot it by the consumer's concurrency.
+    /// <value>The default value is 10,000.</value>
+    /// </summary>
+    [Range(1, 100_000_000)]
+    public int MaxDeadLetters { get; set; } = 10_000;
+
+    /// <summary>
     /// For handlers that enforce order: how long a message that arrived ahead of its predecessor keeps being handed
     /// back before it is processed anyway (the gap is then counted and logged: its predecessor was most likely
     /// dead-lettered upstream).

@@ -23,6 +23,9 @@ internal static partial class InboxLog
     [LoggerMessage(EventId = 2006, Level = LogLevel.Debug, Message = "Consumer {Consumer}: a batch of {Count} messages did not commit (a handler failed, a message was poison or out of order, or the store failed); processing them one by one.")]
     public static partial void BatchFellBack(ILogger logger, string consumer, int count);
 
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Error, Message = "Consumer {Consumer}: message {MessageId} ({MessageType}) was refused, not dead-lettered: {Reason}")]
+    public static partial void DeadLettersFull(ILogger logger, string consumer, string? messageId, string? messageType, string reason);
+
     [LoggerMessage(EventId = 2020, Level = LogLevel.Information, Message = "Consumer {Consumer}: message {MessageId} (key {PartitionKey}, sequence {Sequence}) came ahead of sequence {Expected}; handing it back until its predecessor is processed.")]
     public static partial void OutOfOrder(ILogger logger, string consumer, string? messageId, string? partitionKey, long? sequence, long? expected);
 

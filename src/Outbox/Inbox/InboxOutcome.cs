@@ -26,6 +26,13 @@ public enum InboxOutcomeKind
     /// numbers): nothing was written, and the message should come back after the one it waits for.
     /// </summary>
     OutOfOrder,
+
+    /// <summary>
+    /// The message was to be dead-lettered, but the consumer already holds
+    /// <see cref="InboxConsumerOptions.MaxDeadLetters"/> dead letters: nothing was written, and the transport refuses
+    /// the delivery for good (<see cref="ReceiveDisposition.Reject"/>).
+    /// </summary>
+    Refused,
 }
 
 /// <summary>
@@ -60,7 +67,7 @@ public sealed class InboxOutcome
     /// <summary>For <see cref="InboxOutcomeKind.OutOfOrder"/>: the sequence number the key is waiting for.</summary>
     public long? ExpectedSequence { get; private init; }
 
-    /// <summary>For <see cref="InboxOutcomeKind.DeadLettered"/>: why the message was dead-lettered.</summary>
+    /// <summary>For <see cref="InboxOutcomeKind.DeadLettered"/> and <see cref="InboxOutcomeKind.Refused"/>: why.</summary>
     public string? Reason { get; }
 
     /// <summary>The handler failed; its writes were rolled back.</summary>
@@ -75,6 +82,13 @@ public sealed class InboxOutcome
     {
         ArgumentException.ThrowIfNullOrEmpty(reason);
         return new(InboxOutcomeKind.DeadLettered, null, false, reason);
+    }
+
+    /// <summary>The message was not dead-lettered, nor recorded at all, because the consumer's dead letters are full.</summary>
+    public static InboxOutcome Refused(string reason)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        return new(InboxOutcomeKind.Refused, null, false, reason);
     }
 
     /// <summary>The message came ahead of sequence number <paramref name="expectedSequence"/> of its key.</summary>
@@ -93,6 +107,7 @@ public sealed class InboxOutcome
     {
         InboxOutcomeKind.Failed => $"Failed ({(Retryable ? "retryable" : "not retryable")}): {Exception!.Message}",
         InboxOutcomeKind.DeadLettered => $"DeadLettered: {Reason}",
+        InboxOutcomeKind.Refused => $"Refused: {Reason}",
         InboxOutcomeKind.Unavailable => $"Unavailable: {Exception!.Message}",
         InboxOutcomeKind.OutOfOrder => $"OutOfOrder: waiting for sequence {ExpectedSequence}",
         _ => Kind.ToString(),

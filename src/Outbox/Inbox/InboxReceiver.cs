@@ -58,6 +58,8 @@ internal sealed class InboxReceiver(
                     OutboxTelemetry.RecordInboxDeadLettered(consumer);
                     activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Reason);
                     return ReceiveDisposition.Acknowledge;
+                case InboxOutcomeKind.Refused:
+                    return Refused(consumer, message, outcome.Reason!, activity);
                 case InboxOutcomeKind.OutOfOrder:
                     // Hand it back so the predecessor, queued behind it or being retried, can go first; after the gap
                     // timeout, process it anyway (the predecessor is most likely dead-lettered upstream).
@@ -114,6 +116,11 @@ internal sealed class InboxReceiver(
         try
         {
             var result = await processor.DeadLetterAsync(consumer, message, reason, failures, cancellationToken).ConfigureAwait(false);
+            if (result.Kind == InboxOutcomeKind.Refused)
+            {
+                return Refused(consumer, message, result.Reason!, activity);
+            }
+
             if (result.Kind == InboxOutcomeKind.Duplicate)
             {
                 InboxLog.Duplicate(logger, consumer, message.MessageId);
@@ -185,6 +192,15 @@ internal sealed class InboxReceiver(
         InboxLog.Requeued(logger, error, consumer, message.MessageId, settings.RequeueDelay);
         await Task.Delay(settings.RequeueDelay, timeProvider, cancellationToken).ConfigureAwait(false);
         return ReceiveDisposition.Requeue;
+    }
+
+    private ReceiveDisposition Refused(string consumer, IncomingMessage message, string reason, System.Diagnostics.Activity? activity)
+    {
+        InboxLog.DeadLettersFull(logger, consumer, message.MessageId, message.MessageType, reason);
+        OutboxTelemetry.RecordInboxDeadLetterRefused(consumer);
+        activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reason);
+        ForgetGap(consumer, message);
+        return ReceiveDisposition.Reject;
     }
 
     private void ForgetGap(string consumer, IncomingMessage message)

@@ -264,6 +264,64 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
         Assert.Equal(1, await check.Set<InboxDeadLetterRecord>().CountAsync(Ct));
     }
 
+    [Fact]
+    public async Task Receive_DeadLettersAtTheConsumersCap_RefusedWithNothingWrittenAndCounted()
+    {
+        // Unique names: the meter is process-wide and other providers run this test too.
+        var capped = $"capped-{Guid.NewGuid():N}";
+        var other = $"other-{Guid.NewGuid():N}";
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddSingleton<HandlerBehaviour>();
+        services.AddDbContext<InboxTestDbContext>(options => Database.Configure(options));
+        services.AddOutboxConsumer<InboxTestDbContext>(capped, c => c.AddHandler<AccountCredited, CreditHandler>().Configure(o => o.MaxDeadLetters = 2));
+        services.AddOutboxConsumer<InboxTestDbContext>(other, c => c.AddHandler<AccountCredited, CreditHandler>());
+        await using var provider = services.BuildServiceProvider();
+        var receiver = provider.GetRequiredService<IInboxReceiver>();
+        long refused = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == OutboxTelemetry.MeterName && instrument.Name == "outbox.inbox.dead_letters_refused")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "messaging.consumer.group.name" && Equals(tag.Value, capped))
+                {
+                    Interlocked.Add(ref refused, value);
+                }
+            }
+        });
+        listener.Start();
+        IncomingMessage Poison() => Message(new AccountCredited("acc-cap", 1)) with { Payload = Encoding.UTF8.GetBytes("{not json") };
+
+        var dispositions = new List<ReceiveDisposition>();
+        for (var i = 0; i < 4; i++)
+        {
+            dispositions.Add(await receiver.ReceiveAsync(capped, Poison(), Ct));
+        }
+
+        var elsewhere = await receiver.ReceiveAsync(other, Poison(), Ct);
+
+        Assert.Equal([ReceiveDisposition.Acknowledge, ReceiveDisposition.Acknowledge, ReceiveDisposition.Reject, ReceiveDisposition.Reject], dispositions);
+        Assert.Equal(ReceiveDisposition.Acknowledge, elsewhere); // the cap is per consumer
+        Assert.Equal(2, Interlocked.Read(ref refused));
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(2, await check.Set<InboxDeadLetterRecord>().CountAsync(d => d.Consumer == capped, Ct));
+        Assert.Equal(2, await check.Set<InboxRecord>().CountAsync(r => r.Consumer == capped, Ct)); // the refused ones left no inbox row
+        Assert.Equal(1, await check.Set<InboxDeadLetterRecord>().CountAsync(d => d.Consumer == other, Ct));
+        var outcome = await provider.GetRequiredKeyedService<IInboxProcessor>(capped).ProcessAsync(capped, Poison(), Ct);
+        Assert.Equal(InboxOutcomeKind.Refused, outcome.Kind);
+        Assert.Contains($"Outbox:Consumers:{capped}:MaxDeadLetters", outcome.Reason, StringComparison.Ordinal);
+        Assert.Contains("could not be deserialized", outcome.Reason, StringComparison.Ordinal);
+    }
+
     // ---- Consume → write → publish ---------------------------------------------------------------------------
 
     [Fact]

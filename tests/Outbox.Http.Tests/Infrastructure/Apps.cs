@@ -15,7 +15,19 @@ public static class Apps
 {
     public const string Consumer = "greetings";
 
-    /// <summary>A web app whose consumer <see cref="Consumer"/> has a SQLite inbox and is mapped at /inbox/{consumer}.</summary>
+    /// <summary>The key id the test senders sign with and the test receivers hold.</summary>
+    public const string KeyId = "test-1";
+
+    /// <summary>The secret of <see cref="KeyId"/> (32 bytes, base64): a test value, never a real one.</summary>
+    public static readonly string Secret = Convert.ToBase64String(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+
+    /// <summary>Another valid secret, for rotation and wrong-key tests.</summary>
+    public static readonly string OtherSecret = Convert.ToBase64String(Enumerable.Range(101, 32).Select(i => (byte)i).ToArray());
+
+    /// <summary>
+    /// A web app whose consumer <see cref="Consumer"/> has a SQLite inbox and is mapped at /inbox/{consumer}, holding the
+    /// signing key <see cref="KeyId"/> (which <paramref name="inbox"/> may change).
+    /// </summary>
     public static async Task<(WebApplication App, Uri BaseAddress)> StartReceiverAsync(
         TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null)
     {
@@ -32,7 +44,11 @@ public static class Apps
                 o.RetryBaseDelay = TimeSpan.FromMilliseconds(10);
                 o.RequeueDelay = TimeSpan.Zero;
             })
-            .UseHttp(inbox);
+            .UseHttp(o =>
+            {
+                o.SigningKeys[KeyId] = Secret;
+                inbox?.Invoke(o);
+            });
         services?.Invoke(builder.Services);
         var app = builder.Build();
         await using (var scope = app.Services.CreateAsyncScope())
@@ -76,6 +92,7 @@ public static class Apps
             .UseHttp(o =>
             {
                 o.Destinations["greetings"] = url;
+                o.SigningKeys["greetings"] = new HttpSigningKey { KeyId = KeyId, Secret = Secret };
                 http?.Invoke(o);
             });
         var host = builder.Build();
@@ -102,6 +119,53 @@ public static class Apps
     {
         await using var scope = services.CreateAsyncScope();
         return await query(scope.ServiceProvider.GetRequiredService<TContext>());
+    }
+
+    /// <summary>
+    /// Signs <paramref name="request"/> (made absolute against <paramref name="baseAddress"/>) the way the HTTP transport
+    /// does, with <paramref name="keyId"/> and <paramref name="secret"/>, as of <paramref name="at"/> (default now).
+    /// </summary>
+    public static async Task<HttpRequestMessage> SignAsync(
+        HttpRequestMessage request, Uri baseAddress, string keyId = KeyId, string? secret = null, DateTimeOffset? at = null)
+    {
+        if (!request.RequestUri!.IsAbsoluteUri)
+        {
+            request.RequestUri = new Uri(baseAddress, request.RequestUri);
+        }
+
+        var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
+        var options = new HttpTransportOptions();
+        options.SigningKeys["*"] = new HttpSigningKey { KeyId = keyId, Secret = secret ?? Secret };
+        var messageId = request.Headers.TryGetValues(OutboxHeaders.MessageId, out var ids) ? ids.First() : "";
+        Assert.True(new HttpRequestSigner(options).TrySign(request, "any", messageId, body, at ?? DateTimeOffset.UtcNow));
+        return request;
+    }
+
+    /// <summary>Every table of a SQLite database with its row count: what a refused request must leave untouched.</summary>
+    public static async Task<Dictionary<string, long>> RowCountsAsync(TempDatabase database)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(database.ConnectionString);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        var tables = new List<string>();
+        await using (var list = connection.CreateCommand())
+        {
+            list.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name";
+            await using var reader = await list.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+            while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var table in tables)
+        {
+            await using var count = connection.CreateCommand();
+            count.CommandText = $"SELECT COUNT(*) FROM \"{table}\"";
+            counts[table] = (long)(await count.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+        }
+
+        return counts;
     }
 
     private static Uri AddressOf(WebApplication app) =>

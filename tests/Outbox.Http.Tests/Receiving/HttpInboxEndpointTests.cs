@@ -19,8 +19,8 @@ public sealed class HttpInboxEndpointTests
         using var client = new HttpClient { BaseAddress = address };
         var id = Guid.CreateVersion7();
 
-        using var first = await client.SendAsync(Request(id, """{"text":"hi"}"""), TestContext.Current.CancellationToken);
-        using var second = await client.SendAsync(Request(id, """{"text":"hi"}""", attempt: 2), TestContext.Current.CancellationToken);
+        using var first = await client.SendAsync(await Apps.SignAsync(Request(id, """{"text":"hi"}"""), address), TestContext.Current.CancellationToken);
+        using var second = await client.SendAsync(await Apps.SignAsync(Request(id, """{"text":"hi"}""", attempt: 2), address), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
@@ -39,7 +39,7 @@ public sealed class HttpInboxEndpointTests
         await using var _ = app;
         using var client = new HttpClient { BaseAddress = address };
         var id = Guid.CreateVersion7();
-        using var request = Request(id, type is null ? "not json" : body, type: type ?? typeof(Greeting).FullName!);
+        using var request = await Apps.SignAsync(Request(id, type is null ? "not json" : body, type: type ?? typeof(Greeting).FullName!), address);
 
         using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
 
@@ -57,13 +57,35 @@ public sealed class HttpInboxEndpointTests
         var (app, address) = await Apps.StartReceiverAsync(database);
         await using var _ = app;
         using var client = new HttpClient { BaseAddress = address };
-        using var content = new StringContent("""{"text":"hi"}""", System.Text.Encoding.UTF8, "application/json");
+        using var request = await Apps.SignAsync(
+            new HttpRequestMessage(HttpMethod.Post, $"/inbox/{Apps.Consumer}") { Content = new StringContent("""{"text":"hi"}""", System.Text.Encoding.UTF8, "application/json") },
+            address);
 
-        using var response = await client.PostAsync($"/inbox/{Apps.Consumer}", content, TestContext.Current.CancellationToken);
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var letter = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<InboxDeadLetterRecord>>(app.Services, db => db.Set<InboxDeadLetterRecord>().ToListAsync()));
         Assert.Contains("no message id", letter.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Post_PoisonOnceTheDeadLettersAreFull_Answers422AndWritesNothing()
+    {
+        using var database = new TempDatabase();
+        var (app, address) = await Apps.StartReceiverAsync(
+            database, services: services => services.Configure<InboxConsumerOptions>(Apps.Consumer, o => o.MaxDeadLetters = 1));
+        await using var _ = app;
+        using var client = new HttpClient { BaseAddress = address };
+
+        using var first = await client.SendAsync(await Apps.SignAsync(Request(Guid.CreateVersion7(), "not json"), address), TestContext.Current.CancellationToken);
+        var before = await Apps.RowCountsAsync(database);
+        using var second = await client.SendAsync(await Apps.SignAsync(Request(Guid.CreateVersion7(), "not json either"), address), TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, second.StatusCode);
+        Assert.Contains($"Outbox:Consumers:{Apps.Consumer}:MaxDeadLetters", await second.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        Assert.Equal(before, await Apps.RowCountsAsync(database));
+        Assert.Equal(1, before["inbox_dead_letters"]);
     }
 
     [Fact]
@@ -89,12 +111,13 @@ public sealed class HttpInboxEndpointTests
         await using var _ = app;
         using var client = new HttpClient { BaseAddress = address };
         var body = "{\"text\":\"" + new string('x', 1000) + "\"}";
-        using var request = Request(Guid.CreateVersion7(), body);
+        using var request = await Apps.SignAsync(Request(Guid.CreateVersion7(), body), address);
         if (chunked)
         {
             request.Headers.TransferEncodingChunked = true;
             request.Content = new StreamContent(new UnknownLengthStream(System.Text.Encoding.UTF8.GetBytes(body)));
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Content.Headers.ContentType.CharSet = "utf-8";
         }
 
         using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
@@ -115,7 +138,7 @@ public sealed class HttpInboxEndpointTests
         await using var _ = app;
         using var client = new HttpClient { BaseAddress = address };
 
-        using var response = await client.SendAsync(Request(Guid.CreateVersion7(), """{"text":"hi"}"""), TestContext.Current.CancellationToken);
+        using var response = await client.SendAsync(await Apps.SignAsync(Request(Guid.CreateVersion7(), """{"text":"hi"}"""), address), TestContext.Current.CancellationToken);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
@@ -133,7 +156,7 @@ public sealed class HttpInboxEndpointTests
         Assert.Contains(".UseHttp()", error.Message, StringComparison.Ordinal);
     }
 
-    private static HttpRequestMessage Request(Guid id, string body, string? type = null, string consumer = Apps.Consumer, int attempt = 1)
+    internal static HttpRequestMessage Request(Guid id, string body, string? type = null, string consumer = Apps.Consumer, int attempt = 1)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, $"/inbox/{consumer}")
         {

@@ -41,6 +41,9 @@ public sealed class HttpRegistrationTests
             ["Outbox:Http:MaxMessageSize"] = "1024",
             ["Outbox:Http:Inbox:payments:MaxRequestBodySize"] = "2048",
             ["Outbox:Http:Inbox:payments:RetryAfter"] = "00:00:09",
+            ["Outbox:Http:Inbox:payments:SigningKeys:2026-12"] = Infrastructure.Apps.Secret,
+            ["Outbox:Http:SigningKeys:orders:KeyId"] = "2026-12",
+            ["Outbox:Http:SigningKeys:orders:Secret"] = Infrastructure.Apps.Secret,
         });
         builder.Services.AddOutbox().UseHttp().UseHttp(o => o.Destinations["refunds"] = new Uri("http://refunds/"));
         builder.Services.AddOutboxConsumer<Infrastructure.ReceiverDb>("payments").UseHttp(o => o.RetryAfter = TimeSpan.FromSeconds(3));
@@ -53,6 +56,9 @@ public sealed class HttpRegistrationTests
         var receiving = host.Services.GetRequiredService<IOptionsMonitor<HttpInboxOptions>>().Get("payments");
         Assert.Equal(2048, receiving.MaxRequestBodySize);
         Assert.Equal(TimeSpan.FromSeconds(3), receiving.RetryAfter); // code wins over configuration
+        Assert.Equal(Infrastructure.Apps.Secret, receiving.SigningKeys["2026-12"]);
+        Assert.Equal("2026-12", sending.SigningKeys["orders"].KeyId);
+        Assert.Equal(Infrastructure.Apps.Secret, sending.SigningKeys["orders"].Secret);
     }
 
     [Fact]

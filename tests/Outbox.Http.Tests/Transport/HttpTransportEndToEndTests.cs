@@ -52,6 +52,24 @@ public sealed class HttpTransportEndToEndTests
     }
 
     [Fact]
+    public async Task Send_SignedToAUrlWithAQuery_IsAccepted()
+    {
+        // The path is signed as sent, the query is not; the receiver reads the path off the wire.
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}?tenant=shop%20one&x=%C3%BC"));
+
+        var id = await Apps.PublishAsync(sender, "hello");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var row = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync()));
+        Assert.Equal(id, row.MessageId);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
     public async Task Send_HandlerAlwaysFails_InboxDeadLettersAndTheOutboxCountsItDelivered()
     {
         using var senderDb = new TempDatabase();
@@ -69,6 +87,29 @@ public sealed class HttpTransportEndToEndTests
         Assert.Contains("this greeting always fails", letter.Reason, StringComparison.Ordinal);
         Assert.Equal(2, letter.Attempts);
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_ReceiversDeadLettersFull_TheSenderKeepsTheMessageInItsOwnDeadLetters()
+    {
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(
+            receiverDb, services: services => services.Configure<InboxConsumerOptions>(Apps.Consumer, o => o.MaxDeadLetters = 1));
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        var first = await Apps.PublishAsync(sender, "fail");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        var second = await Apps.PublishAsync(sender, "fail");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        var there = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<InboxDeadLetterRecord>>(receiver.Services, db => db.Set<InboxDeadLetterRecord>().ToListAsync()));
+        Assert.Equal(first.ToString("D"), there.MessageId);
+        var here = Assert.Single(await Apps.QueryAsync<SenderDb, List<DeadLetterRecord>>(sender.Services, db => db.Set<DeadLetterRecord>().ToListAsync()));
+        Assert.Equal(second, here.MessageId);
+        Assert.Contains("answered 422", here.Reason, StringComparison.Ordinal);
+        Assert.Contains("MaxDeadLetters", here.Reason, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -103,6 +144,8 @@ public sealed class HttpTransportEndToEndTests
     [InlineData(503)]
     [InlineData(408)]
     [InlineData(429)]
+    [InlineData(401)]
+    [InlineData(403)]
     public async Task Send_ReceiverFailsTransiently_MessageIsRetriedUntilAccepted(int status)
     {
         var calls = 0;
@@ -122,6 +165,35 @@ public sealed class HttpTransportEndToEndTests
         Assert.Equal(4, Volatile.Read(ref calls));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
+    }
+
+    [Fact]
+    public async Task Send_ReceiverDoesNotAcceptTheSendersKey_RetriedNeverDeadLetteredAndNothingWrittenThere()
+    {
+        // A rotation gone wrong: the receiver holds another secret under the sender's key id.
+        using var senderDb = new TempDatabase();
+        using var receiverDb = new TempDatabase();
+        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb, o => o.SigningKeys[Apps.KeyId] = Apps.OtherSecret);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        await Apps.PublishAsync(sender, "hello");
+
+        // Wait for progress (attempts), not for time: at least three attempts, each refused with 401.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        OutboxRecord? row;
+        while ((row = await Apps.QueryAsync<SenderDb, OutboxRecord?>(sender.Services, db => db.Set<OutboxRecord>().AsNoTracking().SingleOrDefaultAsync())) is { Attempts: < 3 }
+            && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.NotNull(row);
+        Assert.True(row.Attempts >= 3, $"only {row.Attempts} attempt(s) in 90 s");
+        Assert.Contains("401", row.LastError, StringComparison.Ordinal);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+        Assert.All(await Apps.RowCountsAsync(receiverDb), table => Assert.Equal(0, table.Value));
+        Assert.Equal(0, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
     }
 
     [Fact]

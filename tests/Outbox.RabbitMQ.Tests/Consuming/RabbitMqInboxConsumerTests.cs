@@ -101,6 +101,33 @@ public sealed class RabbitMqInboxConsumerTests(BrokerFixture fixture) : IAsyncLi
     }
 
     [Fact]
+    public async Task PoisonMessagesPastTheDeadLetterCap_AreRejectedOnceNotRequeuedAndOthersFlow()
+    {
+        await Environment.StartHostAsync(configureInbox: o => o.MaxDeadLetters = 1);
+        var poison = new[] { Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Guid.NewGuid().ToString() };
+        await using (var connection = await Environment.ConnectAsync())
+        await using (var channel = await connection.CreateChannelAsync(cancellationToken: Ct))
+        {
+            foreach (var id in poison)
+            {
+                await PublishRawAsync(channel, id, typeof(OrderPlaced).FullName!, "{not json"u8.ToArray());
+            }
+        }
+
+        // Published after the poison, so processed after it: by then a requeued poison message would have come back.
+        await Environment.PlaceOrdersAsync(10);
+
+        await ShopEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() == 10, Timeout, "10 payments");
+        await AssertQueueEmptyAsync();
+        Assert.Equal(1, await CountDeadLettersAsync());
+        var refused = Environment.Recorder.Outcomes.Where(o => o.Kind == InboxOutcomeKind.Refused).ToList();
+        Assert.Equal(2, refused.Count); // each refused once, never redelivered
+        Assert.All(refused, o => Assert.False(o.Redelivered));
+        Assert.Equal(poison.Skip(1), refused.Select(o => o.MessageId));
+        Assert.Equal(10, Environment.Probe.Invocations);
+    }
+
+    [Fact]
     public async Task HandlerFailingEveryAttempt_IsDeadLetteredAndAcknowledged_WithoutBlockingTheQueue()
     {
         await Environment.StartHostAsync(
