@@ -430,9 +430,16 @@ internal sealed class KafkaInboxConsumer : BackgroundService
                     _concurrency.Release();
                 }
 
+                // Acknowledged and refused messages both have their outcome: a refused one (the consumer's dead
+                // letters are full) must not be read again and again, so its offset is committed past it too.
                 var settled = 0;
-                while (settled < batch.Count && dispositions[settled] == ReceiveDisposition.Acknowledge)
+                while (settled < batch.Count && dispositions[settled] != ReceiveDisposition.Requeue)
                 {
+                    if (dispositions[settled] == ReceiveDisposition.Reject)
+                    {
+                        KafkaLog.Refused(owner._logger, owner._consumer, batch[settled].Message.MessageId, $"{lane.Partition}", batch[settled].Offset);
+                    }
+
                     settled++;
                 }
 

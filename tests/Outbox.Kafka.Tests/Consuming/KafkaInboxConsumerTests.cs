@@ -42,6 +42,26 @@ public sealed class KafkaInboxConsumerTests(KafkaContractFixture fixture)
     }
 
     [Fact]
+    public async Task ReceiveBatch_InboxRefusesAMessage_CommitsPastItOnceAndTheRestFlowsInOrder()
+    {
+        var kafka = await AcquireAsync();
+        var topic = $"test.{Guid.NewGuid():N}"[..20];
+        await kafka.CreateTopicAsync(topic, 1, Ct);
+        await ProduceAsync(kafka, topic, 100);
+        var receiver = new ScriptedReceiver(requeueOnce: null, reject: 30);
+        var consumer = CreateConsumer(kafka, topic, receiver, batch: 10);
+
+        await consumer.StartAsync(Ct);
+        await WaitUntilAsync(() => receiver.Acknowledged.Count >= 99, "99 acknowledged messages");
+        await consumer.StopAsync(CancellationToken.None);
+
+        // The refused message (the consumer's dead letters are full) is not read again and holds nothing up.
+        Assert.Equal(Enumerable.Range(1, 100).Where(n => n != 30), receiver.Acknowledged);
+        Assert.Equal(1, receiver.Seen.Count(n => n == 30));
+        Assert.Equal(100, Committed(kafka, topic));
+    }
+
+    [Fact]
     public async Task StopAsync_AfterProcessing_CommitsExactlyWhatTheInboxAcknowledged()
     {
         var kafka = await AcquireAsync();
@@ -132,8 +152,11 @@ public sealed class KafkaInboxConsumerTests(KafkaContractFixture fixture)
         }
     }
 
-    /// <summary>Acknowledges every message, except that message <c>requeueOnce</c> is given back the first time it comes.</summary>
-    private sealed class ScriptedReceiver(int? requeueOnce) : IInboxReceiver
+    /// <summary>
+    /// Acknowledges every message, except that message <c>requeueOnce</c> is given back the first time it comes and
+    /// message <c>reject</c> is refused every time (as when the consumer's dead letters are full).
+    /// </summary>
+    private sealed class ScriptedReceiver(int? requeueOnce, int? reject = null) : IInboxReceiver
     {
         private int _requeued;
 
@@ -148,6 +171,11 @@ public sealed class KafkaInboxConsumerTests(KafkaContractFixture fixture)
             if (number == requeueOnce && Interlocked.Exchange(ref _requeued, 1) == 0)
             {
                 return Task.FromResult(ReceiveDisposition.Requeue);
+            }
+
+            if (number == reject)
+            {
+                return Task.FromResult(ReceiveDisposition.Reject);
             }
 
             Acknowledged.Enqueue(number);
