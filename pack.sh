@@ -13,8 +13,12 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 rm -f "$out"/Outbox*.nupkg "$out"/Outbox*.snupkg
 
-for csproj in src/*/*.csproj; do
-    dotnet pack "$csproj" -c Release -o "$out" -nologo -warnaserror "$@"
-done
+# One pack of all packages together (through a throwaway solution), so shared projects build once.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && dotnet new sln -n Packages >/dev/null)
+sln=$(ls "$work"/Packages.sln*)
+dotnet sln "$sln" add src/*/*.csproj >/dev/null
+dotnet pack "$sln" -c Release -o "$out" -nologo -warnaserror "$@"
 echo "pack.sh: $(find "$out" -maxdepth 1 -name 'Outbox*.nupkg' | wc -l) packages in $out:"
 (cd "$out" && ls -1 Outbox*.nupkg Outbox*.snupkg)
