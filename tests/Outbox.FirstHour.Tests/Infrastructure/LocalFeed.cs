@@ -24,6 +24,24 @@ public sealed class LocalFeed : IAsyncLifetime
     {
         Directory.CreateDirectory(Packages);
         PackOutput = await Shell.RunAsync(RepositoryRoot, "bash", [Path.Combine(RepositoryRoot, "pack.sh"), Packages], TimeSpan.FromMinutes(15));
+
+        // The user's commands get a CLI home of this run (the local tool resolver caches package paths there, and this
+        // run deletes its package folder), holding a copy of the machine's NuGet.Config, so the configured package
+        // sources stay what they are.
+        var home = Environment.GetEnvironmentVariable("DOTNET_CLI_HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var cliHome = Path.Combine(Root, "cli-home");
+        var nugetFolder = Directory.CreateDirectory(Path.Combine(cliHome, ".nuget", "NuGet")).FullName;
+        foreach (var name in new[] { "NuGet.Config", "nuget.config", "NuGet.config" })
+        {
+            var userConfig = Path.Combine(home, ".nuget", "NuGet", name);
+            if (File.Exists(userConfig))
+            {
+                File.Copy(userConfig, Path.Combine(nugetFolder, "NuGet.Config"));
+                break;
+            }
+        }
+
+        Shell.CliHome = cliHome;
         var core = Directory.GetFiles(Packages, "Outbox.*.nupkg")
             .Select(Path.GetFileName)
             .Single(name => name!.StartsWith("Outbox.", StringComparison.Ordinal) && char.IsDigit(name["Outbox.".Length]))!;

@@ -6,6 +6,12 @@ namespace Outbox.FirstHour.Tests.Infrastructure;
 /// <summary>Runs the commands a user would type, in a folder, capturing what they print.</summary>
 internal static class Shell
 {
+    /// <summary>
+    /// The CLI's home for the commands (<c>DOTNET_CLI_HOME</c>): the folder of this test run, so that the local tool
+    /// resolver's cache does not point a later run at a package folder this run deletes.
+    /// </summary>
+    public static string? CliHome { get; set; }
+
     /// <summary>Runs a command to its end; fails the test with its output when it exits with an error.</summary>
     public static async Task<string> RunAsync(string workingDirectory, string fileName, IEnumerable<string> arguments, TimeSpan timeout)
     {
@@ -53,6 +59,10 @@ internal static class Shell
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1";
+        if (CliHome is not null)
+        {
+            start.Environment["DOTNET_CLI_HOME"] = CliHome;
+        }
 
         // A new user's shell has none of the variables the test runner's build set for this test process.
         foreach (var name in new[] { "MSBuildExtensionsPath", "MSBuildSDKsPath", "MSBUILD_EXE_PATH", "MSBuildLoadMicrosoftTargetsReadOnly" })
