@@ -213,8 +213,13 @@ async Task<int> ForgedPostAsync(Uri inbox)
 
 async Task<string> HealthAsync(Uri service)
 {
+    // JSON (OutboxHealthResponseWriter): the overall status, then each check that is not Healthy.
     using var response = await http.GetAsync(new Uri(service, "/health"));
-    return await response.Content.ReadAsStringAsync();
+    using var health = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    var notHealthy = health.RootElement.GetProperty("checks").EnumerateArray()
+        .Where(c => c.GetProperty("status").GetString() != "Healthy")
+        .Select(c => $"{c.GetProperty("name").GetString()}: {c.GetProperty("status").GetString()}");
+    return string.Join(", ", [health.RootElement.GetProperty("status").GetString(), .. notHealthy]);
 }
 
 async Task<T> GetAsync<T>(Uri url) =>

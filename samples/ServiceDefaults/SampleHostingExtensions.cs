@@ -56,7 +56,7 @@ public static class SampleHostingExtensions
     {
         _ = app.Services.GetRequiredService<InboxDuplicateCounter>();
         app.MapHealthChecks("/alive", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/health");
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = Outbox.AspNetCore.OutboxHealthResponseWriter.WriteAsync });
 
         // The samples listen on 127.0.0.1 only, so the dashboard is mapped without authorization. A real service names
         // an authorization policy instead: o.AuthorizationPolicy = "outbox-admin".

@@ -36,6 +36,7 @@ public static class OutboxPostgreSqlBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
         OutboxAdminRegistration.AddAdminStores<TContext, PostgreSqlOutboxAdminStore<TContext>>(services);
+        OutboxStartupRequirements<TContext>.RequireOutbox(services, $"UsePostgreSql<{typeof(TContext).Name}>()");
         return builder;
     }
 }

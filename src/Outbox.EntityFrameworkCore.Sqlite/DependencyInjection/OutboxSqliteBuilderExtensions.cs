@@ -32,6 +32,7 @@ public static class OutboxSqliteBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
         services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
         OutboxAdminRegistration.AddAdminStores<TContext, SqliteOutboxAdminStore<TContext>>(services);
+        OutboxStartupRequirements<TContext>.RequireOutbox(services, $"UseSqlite<{typeof(TContext).Name}>()");
         return builder;
     }
 }

@@ -49,6 +49,7 @@ public static class OutboxConsumerServiceCollectionExtensions
                 $"Consumer '{name}' is already registered with {existing.ContextType.Name}; a consumer keeps its inbox in one DbContext.");
         }
 
+        OutboxStartupRequirements<TContext>.RequireInbox(services, name);
         services.AddOptions<InboxCleanupOptions>()
             .BindConfiguration(InboxCleanupOptions.SectionName)
             .ValidateDataAnnotations()

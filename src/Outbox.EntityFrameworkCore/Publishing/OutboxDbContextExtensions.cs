@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Outbox;
 using Outbox.EntityFrameworkCore;
 
@@ -94,6 +95,7 @@ public static class OutboxDbContextExtensions
         if (extension is not null)
         {
             OutboxSaveChangesInterceptor.Published(context, record);
+            context.GetInfrastructure().GetService<OutboxUnsavedPublishWatch>()?.Published(context.GetType().Name, messageType);
         }
 
         return record.MessageId;

@@ -23,7 +23,7 @@ public static class OutboxDbContextOptionsBuilderExtensions
         var signal = services.GetService<OutboxSignal>();
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var maxPayloadSize = services.GetService<IOptions<OutboxDispatcherOptions>>()?.Value.MaxPayloadSize ?? new OutboxDispatcherOptions().MaxPayloadSize;
-        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time, maxPayloadSize));
+        ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time, maxPayloadSize, services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()));
         return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(signal));
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Outbox.EntityFrameworkCore;
 
@@ -7,7 +8,8 @@ namespace Outbox.EntityFrameworkCore;
 /// Carries the application's outbox services (serializer, signal, clock) into a <see cref="Microsoft.EntityFrameworkCore.DbContext"/>.
 /// Added by <c>optionsBuilder.UseOutbox(serviceProvider)</c>.
 /// </summary>
-internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer serializer, OutboxSignal? signal, TimeProvider timeProvider, int maxPayloadSize) : IDbContextOptionsExtension
+internal sealed class OutboxDbContextOptionsExtension(
+    IMessageSerializer serializer, OutboxSignal? signal, TimeProvider timeProvider, int maxPayloadSize, ILoggerFactory? loggerFactory = null) : IDbContextOptionsExtension
 {
     private DbContextOptionsExtensionInfo? _info;
 
@@ -20,11 +22,16 @@ internal sealed class OutboxDbContextOptionsExtension(IMessageSerializer seriali
     /// <summary>The largest payload <c>Publish</c> accepts (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>).</summary>
     public int MaxPayloadSize { get; } = maxPayloadSize;
 
+    /// <summary>The application's loggers, for the warning about messages published but never saved.</summary>
+    public ILoggerFactory? LoggerFactory { get; } = loggerFactory;
+
     public DbContextOptionsExtensionInfo Info => _info ??= new ExtensionInfo(this);
 
     public void ApplyServices(IServiceCollection services)
     {
-        // No EF-internal services: everything the extension carries is read from the options.
+        // One per context: warns when the context ends with messages published but never saved.
+        services.AddScoped<OutboxUnsavedPublishWatch>();
+        services.AddScoped<Microsoft.EntityFrameworkCore.Infrastructure.IResettableService>(static sp => sp.GetRequiredService<OutboxUnsavedPublishWatch>());
     }
 
     public void Validate(IDbContextOptions options)

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -58,6 +59,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
 
     public int SavedChanges(SaveChangesCompletedEventData eventData, int result)
     {
+        Saved(eventData.Context);
         if (eventData.Context is { } context && States.TryGetValue(context, out var state))
         {
             if (state.OwnedTransaction is { } transaction)
@@ -77,6 +79,7 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
 
     public async ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
+        Saved(eventData.Context);
         if (eventData.Context is { } context && States.TryGetValue(context, out var state))
         {
             if (state.OwnedTransaction is { } transaction)
@@ -226,6 +229,9 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
             transaction.Dispose(); // rolls back
         }
     }
+
+    private static void Saved(DbContext? context) =>
+        context?.GetInfrastructure().GetService<OutboxUnsavedPublishWatch>()?.Saved();
 
     private static void Forget(DbContext? context)
     {

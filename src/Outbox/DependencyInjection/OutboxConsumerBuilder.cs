@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Outbox;
 
@@ -100,6 +101,13 @@ public sealed partial class OutboxConsumerBuilder
         services.TryAddSingleton<IMessageSerializer>(SystemTextJsonMessageSerializer.Default);
         services.TryAddSingleton<IInboxReceiver, InboxReceiver>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InboxConsumerOptions>, InboxConsumerOptionsValidator>());
+        if (!services.Any(static d => d.ServiceType == typeof(InboxConsumerTransportCheck)))
+        {
+            // Reads the registrations themselves (which transport registered what), hence the collection.
+            services.AddSingleton(sp => new InboxConsumerTransportCheck(services, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<InboxConsumerTransportCheck>>()));
+            services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<InboxConsumerTransportCheck>());
+        }
+
         return new OutboxConsumerBuilder(services, name, registry);
     }
 

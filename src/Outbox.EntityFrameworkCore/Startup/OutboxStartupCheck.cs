@@ -1,0 +1,222 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>
+/// Checks, when the host starts and before any hosted service (dispatcher, consumers) runs, the mistakes that would
+/// otherwise show only as errors repeated forever: a <typeparamref name="TContext"/> with no connection string, a
+/// store whose model lacks <c>AddOutbox()</c>, and outbox or inbox tables that are missing or older than the model
+/// (a column missing). Each fails the start with the fix in the message. A database that cannot be reached is not a
+/// mistake of the set-up: it is logged as a warning and the start goes on (the dispatcher and consumers retry).
+/// </summary>
+internal sealed class OutboxStartupCheck<TContext>(
+    OutboxStartupRequirements<TContext> requirements,
+    IServiceScopeFactory scopes,
+    ILogger<OutboxStartupCheck<TContext>> logger) : IHostedLifecycleService
+    where TContext : DbContext
+{
+    private static readonly Type[] OutboxEntities = [typeof(OutboxRecord), typeof(DeadLetterRecord), typeof(OutboxSequenceRecord)];
+    private static readonly Type[] InboxEntities = [typeof(InboxRecord), typeof(InboxDeadLetterRecord), typeof(InboxSequenceRecord)];
+
+    private static string ContextName => typeof(TContext).Name;
+
+    public async Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var scope = scopes.CreateAsyncScope();
+        await using var scopeDisposal = scope.ConfigureAwait(false);
+        var context = scope.ServiceProvider.GetService<TContext>()
+            ?? throw new InvalidOperationException(
+                $"{ContextName} is not registered, but the outbox uses it: call builder.Services.AddDbContext<{ContextName}>((sp, o) => o.UseSqlite(...).UseOutbox(sp)) (or UseNpgsql).");
+
+        var problems = new List<string>();
+        CheckConnectionString(context, problems);
+        if (requirements.OutboxStore is { } store && context.Model.FindEntityType(typeof(OutboxRecord)) is null)
+        {
+            problems.Add(
+                $"The model of {ContextName} has no outbox tables, but {store} keeps the outbox there: call modelBuilder.AddOutbox() in " +
+                $"{ContextName}.OnModelCreating (protected override void OnModelCreating(ModelBuilder b) => b.AddOutbox();), then add a migration " +
+                "for the tables (dotnet ef migrations add AddOutbox).");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(Environment.NewLine, problems));
+        }
+
+        await CheckTablesAsync(context, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static void CheckConnectionString(TContext context, List<string> problems)
+    {
+        string? connectionString;
+        try
+        {
+            connectionString = context.Database.GetDbConnection().ConnectionString;
+        }
+        catch (InvalidOperationException)
+        {
+            // EF: "A relational store has been configured without specifying either the DbConnection or connection string".
+            connectionString = null;
+        }
+
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            problems.Add(
+                $"{ContextName} has no connection string (it is empty or missing), so the outbox has no database to use. Give one in " +
+                $"AddDbContext<{ContextName}>((sp, o) => o.UseSqlite(\"Data Source=app.db\").UseOutbox(sp)) (or UseNpgsql(\"Host=...;Database=...\")); " +
+                "when it comes from configuration (builder.Configuration.GetConnectionString(\"Name\")), set ConnectionStrings:Name in " +
+                "appsettings.json or the environment variable ConnectionStrings__Name: a missing key reads as null.");
+        }
+    }
+
+    private async Task CheckTablesAsync(TContext context, CancellationToken cancellationToken)
+    {
+        var tables = new List<(IEntityType Entity, string Table, string? Schema)>();
+        if (requirements.OutboxStore is not null)
+        {
+            AddTables(context, OutboxEntities, tables);
+        }
+
+        if (requirements.Consumers.Count > 0)
+        {
+            AddTables(context, InboxEntities, tables);
+        }
+
+        if (tables.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is DbException or InvalidOperationException or TimeoutException or ArgumentException)
+        {
+            OutboxStartupLog.DatabaseUnreachable(logger, ContextName, exception.Message);
+            return;
+        }
+
+        var missingTables = new List<string>();
+        var missingColumns = new List<string>();
+        string? firstError = null;
+        try
+        {
+            var helper = context.GetService<ISqlGenerationHelper>();
+            var connection = context.Database.GetDbConnection();
+            foreach (var (entity, table, schema) in tables)
+            {
+                var name = helper.DelimitIdentifier(table, schema);
+                var error = await ProbeAsync(connection, $"SELECT 1 FROM {name} WHERE 1 = 0", cancellationToken).ConfigureAwait(false);
+                if (error is not null)
+                {
+                    firstError ??= error;
+                    missingTables.Add(schema is null ? table : $"{schema}.{table}");
+                    continue;
+                }
+
+                var store = StoreObjectIdentifier.Table(table, schema);
+                var columns = entity.GetProperties().Select(p => p.GetColumnName(store)).OfType<string>().ToList();
+                var all = string.Join(", ", columns.Select(c => helper.DelimitIdentifier(c)));
+                if (await ProbeAsync(connection, $"SELECT {all} FROM {name} WHERE 1 = 0", cancellationToken).ConfigureAwait(false) is null)
+                {
+                    continue;
+                }
+
+                foreach (var column in columns)
+                {
+                    if (await ProbeAsync(connection, $"SELECT {helper.DelimitIdentifier(column)} FROM {name} WHERE 1 = 0", cancellationToken).ConfigureAwait(false) is { } columnError)
+                    {
+                        firstError ??= columnError;
+                        missingColumns.Add($"{table}.{column}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await context.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+
+        if (missingTables.Count == 0 && missingColumns.Count == 0)
+        {
+            var verified = string.Join(", ", tables.Select(t => t.Table));
+            OutboxStartupLog.SchemaVerified(logger, ContextName, verified);
+            return;
+        }
+
+        var (script, apply) = Script(context);
+        var message = new List<string>();
+        if (missingTables.Count > 0)
+        {
+            message.Add(
+                $"The database of {ContextName} has no table {string.Join(", ", missingTables)} ({firstError}). Create the outbox and inbox tables: " +
+                $"with EF Core migrations, `dotnet ef migrations add AddOutboxTables` then `dotnet ef database update` (or call " +
+                $"{ContextName}.Database.Migrate() at start-up, before app.Run()); without EF migrations, apply the SQL script " +
+                $"{script} of the Outbox repository ({apply}). See migrations/README.md.");
+        }
+
+        if (missingColumns.Count > 0)
+        {
+            message.Add(
+                $"The outbox tables of {ContextName} are older than this version of Outbox: the column(s) {string.Join(", ", missingColumns)} are missing " +
+                $"({firstError}). Upgrade the schema: with EF Core migrations, `dotnet ef migrations add UpgradeOutbox` then `dotnet ef database update`; " +
+                $"with the SQL scripts, apply the delta script of this version from {Path.GetDirectoryName(script)}/ (see docs/upgrading.md).");
+        }
+
+        throw new InvalidOperationException(string.Join(Environment.NewLine, message));
+    }
+
+    private static void AddTables(TContext context, Type[] entities, List<(IEntityType, string, string?)> tables)
+    {
+        foreach (var type in entities)
+        {
+            if (context.Model.FindEntityType(type) is { } entity && entity.GetTableName() is { } table)
+            {
+                tables.Add((entity, table, entity.GetSchema()));
+            }
+        }
+    }
+
+    /// <summary>Runs a statement that reads no row; returns the database's error, or null when it ran.</summary>
+    private static async Task<string?> ProbeAsync(DbConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        var command = connection.CreateCommand();
+        await using var commandDisposal = command.ConfigureAwait(false);
+#pragma warning disable CA2100 // Identifiers from the model, validated and delimited by the provider; no values.
+        command.CommandText = sql;
+#pragma warning restore CA2100
+        try
+        {
+            var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+        catch (DbException exception)
+        {
+            return exception.Message;
+        }
+    }
+
+    private static (string Script, string Apply) Script(TContext context) =>
+        context.Database.ProviderName?.Contains("Sqlite", StringComparison.OrdinalIgnoreCase) == true
+            ? ("migrations/sqlite/outbox.sql", "sqlite3 app.db < migrations/sqlite/outbox.sql")
+            : ("migrations/postgresql/outbox.sql", "psql -v ON_ERROR_STOP=1 -d mydb -f migrations/postgresql/outbox.sql");
+}

@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace Outbox.EntityFrameworkCore;
+
+/// <summary>Start-up and usage diagnostics of the EF Core integration (event ids 6000-6099).</summary>
+internal static partial class OutboxStartupLog
+{
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Could not reach the database of {Context} at start-up to check the outbox and inbox tables ({Error}); starting anyway, the dispatcher and consumers retry until it answers.")]
+    public static partial void DatabaseUnreachable(ILogger logger, string context, string error);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Debug, Message = "The outbox and inbox tables of {Context} are in place ({Tables}).")]
+    public static partial void SchemaVerified(ILogger logger, string context, string tables);
+
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Warning, Message = "A {Context} was disposed with {Count} published message(s) that were never saved ({MessageTypes}): Publish only adds a message to the unit of work; call SaveChanges or SaveChangesAsync before the context ends to write it. Nothing was written or sent.")]
+    public static partial void PublishedButNotSaved(ILogger logger, string context, int count, string messageTypes);
+}
