@@ -33,6 +33,7 @@ internal sealed class StompFrameParser
 
     // The frame being read; offsets are relative to _start.
     private int _headerScan;
+    private int _lineStart;
     private int _bodyStart = -1;
     private int _bodyScan;
     private int _contentLength = -1;
@@ -137,6 +138,7 @@ internal sealed class StompFrameParser
         frame = new StompFrame(_command, _headers, span[_bodyStart..nul].ToArray());
         _start += nul + 1;
         _headerScan = 0;
+        _lineStart = 0;
         _bodyStart = -1;
         _bodyScan = 0;
         _contentLength = -1;
@@ -168,9 +170,9 @@ internal sealed class StompFrameParser
                 return false;
             }
 
-            var lineStart = _headerScan;
+            var lineStart = _lineStart;
             var lineEnd = _headerScan + found;
-            _headerScan = lineEnd + 1;
+            _headerScan = _lineStart = lineEnd + 1;
             CheckSize(_headerScan);
             var length = lineEnd - lineStart;
             if (length > 0 && span[lineEnd - 1] == Cr)
