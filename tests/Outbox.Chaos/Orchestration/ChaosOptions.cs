@@ -56,6 +56,12 @@ public sealed class ChaosOptions
 
     public string? Amqp { get; set; }
 
+    /// <summary>The broker the messages go through: <c>rabbitmq</c> (the default) or <c>activemq</c> (STOMP).</summary>
+    public string Transport { get; set; } = "rabbitmq";
+
+    /// <summary>The ActiveMQ broker's <c>stomp://</c> address; without it the harness starts a throwaway local broker.</summary>
+    public string? Stomp { get; set; }
+
     // Child-process settings, passed by the orchestrator.
     public string? Role { get; set; }
 
@@ -101,20 +107,27 @@ public sealed class ChaosOptions
                 case "--seed": options.Seed = Int(); break;
                 case "--connection": options.Connection = Value(); break;
                 case "--pgbouncer": options.PgBouncer = true; break;
-                case "--amqp": options.Amqp = Value(); break;
+                case "--amqp": options.Amqp = NullIfEmpty(Value()); break;
+                case "--transport": options.Transport = Value(); break;
+                case "--stomp": options.Stomp = NullIfEmpty(Value()); break;
                 case "--role": options.Role = Value(); break;
                 case "--orders": options.OrdersConnection = Value(); break;
                 case "--payments": options.PaymentsConnection = Value(); break;
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp --transport --stomp.");
             }
         }
 
         if (options.Provider != "postgres")
         {
             throw new ArgumentException($"--provider {options.Provider} is not supported yet: the harness runs PostgreSQL + RabbitMQ (SQLite has no server to restart and one writer; see docs/reliability.md).");
+        }
+
+        if (options.Transport is not ("rabbitmq" or "activemq"))
+        {
+            throw new ArgumentException($"--transport {options.Transport} is not supported: rabbitmq or activemq.");
         }
 
         if (options.FaultRate > 0.5 || options.PoisonRate > 0.5)
@@ -130,12 +143,15 @@ public sealed class ChaosOptions
         return options;
     }
 
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
     /// <summary>The arguments that start a child process in <paramref name="role"/>.</summary>
     public IReadOnlyList<string> ChildArguments(string role, int index) =>
     [
         "--role", role, "--index", index.ToString(CultureInfo.InvariantCulture),
         "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp!, "--run-id", RunId!,
+        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp ?? "", "--run-id", RunId!,
+        "--transport", Transport, "--stomp", Stomp ?? "",
         "--messages", Messages.ToString(CultureInfo.InvariantCulture), "--customers", Customers.ToString(CultureInfo.InvariantCulture),
         "--inbox-batch", InboxBatch.ToString(CultureInfo.InvariantCulture),
         "--fault-rate", FaultRate.ToString(CultureInfo.InvariantCulture), "--poison-rate", PoisonRate.ToString(CultureInfo.InvariantCulture),

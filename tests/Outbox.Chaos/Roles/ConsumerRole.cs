@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
+using Outbox.ActiveMQ;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -16,8 +17,12 @@ public static class ConsumerRole
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDbContext<PaymentsDb>(o => o.UseNpgsql(options.PaymentsConnection));
-        builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
-        builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
+        if (options.Transport != "activemq")
+        {
+            builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
+        }
+
+        var consumer = builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
             .AddHandler<OrderPlaced, PaymentHandler>()
             .Configure(o =>
             {
@@ -26,12 +31,25 @@ public static class ConsumerRole
                 o.RetryMaxDelay = TimeSpan.FromMilliseconds(50);
                 o.RequeueDelay = TimeSpan.FromSeconds(1);
                 o.MaxBatchSize = options.InboxBatch;
-            })
-            .UseRabbitMq(ChaosTopology.Queue(options), o =>
+            });
+        if (options.Transport == "activemq")
+        {
+            builder.Services.Configure<ActiveMqOptions>(o => ChaosTopology.Configure(o, options));
+            consumer.UseActiveMq(ChaosTopology.Exchange(options), o =>
+            {
+                o.PrefetchSize = 200;
+                o.ConcurrentMessages = 8;
+            });
+        }
+        else
+        {
+            consumer.UseRabbitMq(ChaosTopology.Queue(options), o =>
             {
                 o.PrefetchCount = 200;
                 o.ConcurrentMessages = 8; // lanes by customer: customers in parallel, each in order
             });
+        }
+
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);
         return 0;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
+using Outbox.ActiveMQ;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -16,7 +17,7 @@ public static class DispatcherRole
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDbContext<OrdersDb>((sp, o) => o.UseNpgsql(options.OrdersConnection).UseOutbox(sp));
-        builder.Services.AddOutbox(o =>
+        var outbox = builder.Services.AddOutbox(o =>
             {
                 o.Concurrency = 2;
                 o.BatchSize = 200;
@@ -27,8 +28,16 @@ public static class DispatcherRole
                 o.RetryMaxDelay = TimeSpan.FromSeconds(3);
                 o.ShutdownTimeout = TimeSpan.FromSeconds(2);
             })
-            .UsePostgreSql<OrdersDb>()
-            .UseRabbitMq(o => ChaosTopology.Configure(o, options));
+            .UsePostgreSql<OrdersDb>();
+        if (options.Transport == "activemq")
+        {
+            outbox.UseActiveMq(o => ChaosTopology.Configure(o, options));
+        }
+        else
+        {
+            outbox.UseRabbitMq(o => ChaosTopology.Configure(o, options));
+        }
+
         DecorateTransport(builder.Services, inner => new FaultyTransport(inner, options.FaultRate, options.Seed));
         using var host = builder.Build();
         await host.RunAsync(cancellationToken);
@@ -57,5 +66,12 @@ public static class ChaosTopology
         rabbit.ClientName = $"chaos-{options.Role}-{options.Index}";
         rabbit.AddExchange(Exchange(options));
         rabbit.AddQueue(Queue(options), Exchange(options), "#");
+    }
+
+    /// <summary>For ActiveMQ, the producer's destination is the payment service's queue (<c>/queue/chaos.orders.{run}</c>).</summary>
+    public static void Configure(ActiveMqOptions activeMq, ChaosOptions options)
+    {
+        activeMq.Uri = new Uri(options.Stomp!);
+        activeMq.ReconnectInterval = TimeSpan.FromMilliseconds(500);
     }
 }
