@@ -290,7 +290,7 @@ public static class RabbitMqScenario
     }
 
     /// <summary>The consumer's database: PostgreSQL, the benchmark's database (own tables); SQLite, a file of its own.</summary>
-    private sealed class InboxDatabase : IAsyncDisposable
+    internal sealed class InboxDatabase : IAsyncDisposable
     {
         private readonly BenchDatabase _database;
         private readonly string? _sqliteFile;
