@@ -29,6 +29,10 @@ internal sealed class ActiveMqTransport : IMessageTransport, IAsyncDisposable
     private long _next;
     private bool _disposed;
 
+    // The last failed connection attempt, of any slot: during an outage every send fails fast until ReconnectInterval passed.
+    private Exception? _lastFailure;
+    private long _lastFailureTicks;
+
     public ActiveMqTransport(IOptions<ActiveMqOptions> options, ActiveMqConnectionFactory factory, TimeProvider timeProvider, ILogger<ActiveMqTransport> logger)
     {
         _options = options.Value;
@@ -127,18 +131,18 @@ internal sealed class ActiveMqTransport : IMessageTransport, IAsyncDisposable
                 _ = lost.DisposeAsync().AsTask();
             }
 
-            var sinceFailure = _time.GetElapsedTime(slot.LastFailureTicks);
-            if (slot.LastFailure is not null && sinceFailure < _options.ReconnectInterval)
+            var sinceFailure = _time.GetElapsedTime(Interlocked.Read(ref _lastFailureTicks));
+            if (Volatile.Read(ref _lastFailure) is { } lastFailure && sinceFailure < _options.ReconnectInterval)
             {
                 throw new IOException(
-                    $"The ActiveMQ broker at {_factory.Endpoint} is unreachable (the last attempt, {sinceFailure.TotalMilliseconds:0} ms ago, failed: {slot.LastFailure.Message}).",
-                    slot.LastFailure);
+                    $"The ActiveMQ broker at {_factory.Endpoint} is unreachable (the last attempt, {sinceFailure.TotalMilliseconds:0} ms ago, failed: {lastFailure.Message}).",
+                    lastFailure);
             }
 
             try
             {
                 var connection = await _factory.OpenAsync(onMessage: null, cancellationToken).ConfigureAwait(false);
-                slot.LastFailure = null;
+                Volatile.Write(ref _lastFailure, null);
                 Volatile.Write(ref slot.Connection, connection);
                 var endpoint = _factory.Endpoint;
                 ActiveMqLog.Connected(_logger, "publisher", endpoint, connection.Server);
@@ -146,8 +150,8 @@ internal sealed class ActiveMqTransport : IMessageTransport, IAsyncDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                slot.LastFailure = ex;
-                slot.LastFailureTicks = _time.GetTimestamp();
+                Interlocked.Exchange(ref _lastFailureTicks, _time.GetTimestamp());
+                Volatile.Write(ref _lastFailure, ex);
                 var endpoint = _factory.Endpoint;
                 ActiveMqLog.ConnectFailed(_logger, ex, "publisher", endpoint, _options.ReconnectInterval);
                 throw;
@@ -175,8 +179,6 @@ internal sealed class ActiveMqTransport : IMessageTransport, IAsyncDisposable
     {
         public readonly SemaphoreSlim Gate = new(1, 1);
         public StompConnection? Connection;
-        public Exception? LastFailure;
-        public long LastFailureTicks;
 
         public void Dispose() => Gate.Dispose();
     }
