@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, set-up included: installs what the tests need and is missing (apt and npm, as root; otherwise
 # it names the missing piece and stops), starts RabbitMQ on 127.0.0.1 when nothing listens there, runs every test
-# project with no test skipped for want of a server, and stops what it started. PostgreSQL (and PgBouncer) are
+# project with no test skipped for want of a server, and stops what it started. PostgreSQL (and PgBouncer) and ActiveMQ are
 # started by the test fixtures themselves from the installed binaries, one throwaway instance per test process.
 # Extra arguments go to `dotnet test`. .ci/run calls exactly this.
 set -euo pipefail
@@ -49,6 +49,11 @@ if [ -z "${OUTBOX_TEST_RABBITMQ:-}" ] && ! amqp_open; then
         sleep 1
     done
     amqp_open || { echo "test.sh: RabbitMQ did not start; see /var/log/rabbitmq" >&2; exit 1; }
+fi
+
+# ActiveMQ Classic (Debian's, with its Java runtime): the ActiveMQ tests start a throwaway broker from it on loopback.
+if [ -z "${OUTBOX_TEST_ACTIVEMQ:-}" ]; then
+    [ -f /usr/share/activemq/bin/activemq.jar ] && command -v java >/dev/null || missing "ActiveMQ" activemq
 fi
 
 # The dashboard's browser test (tests/Outbox.AspNetCore.Tests): Debian's Chromium, node, the pinned playwright-core.

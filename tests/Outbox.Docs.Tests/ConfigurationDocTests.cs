@@ -46,7 +46,7 @@ public sealed class ConfigurationDocTests
     public void OptionsReference_CoversEveryPackageAndKnownOption()
     {
         var generated = OptionsReference.Generate();
-        foreach (var name in new[] { "OutboxDispatcherOptions", "InboxConsumerOptions", "InboxCleanupOptions", "RabbitMqOptions", "KafkaOptions", "KafkaConsumerOptions", "HttpTransportOptions", "HttpInboxOptions" })
+        foreach (var name in new[] { "OutboxDispatcherOptions", "InboxConsumerOptions", "InboxCleanupOptions", "RabbitMqOptions", "KafkaOptions", "KafkaConsumerOptions", "ActiveMqOptions", "ActiveMqConsumerOptions", "HttpTransportOptions", "HttpInboxOptions" })
         {
             Assert.Contains($"### `{name}`", generated, StringComparison.Ordinal);
         }

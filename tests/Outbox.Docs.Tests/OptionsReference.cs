@@ -20,7 +20,7 @@ internal static partial class OptionsReference
     public const string End = "<!-- END GENERATED OPTIONS -->";
 
     // Options named by a consumer: their section has a {consumer} level.
-    private static readonly HashSet<string> PerConsumer = ["InboxConsumerOptions", "RabbitMqConsumerOptions", "KafkaConsumerOptions", "HttpInboxOptions"];
+    private static readonly HashSet<string> PerConsumer = ["InboxConsumerOptions", "RabbitMqConsumerOptions", "KafkaConsumerOptions", "ActiveMqConsumerOptions", "HttpInboxOptions"];
 
     /// <summary>The packages: every project folder under src/, loaded by assembly name.</summary>
     public static IReadOnlyList<Assembly> Packages() =>

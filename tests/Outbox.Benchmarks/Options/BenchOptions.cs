@@ -123,6 +123,8 @@ public sealed class BenchOptions
           steady   P producers commit order + message at R/s for S seconds; commit-to-delivery latency
           rabbitmq PostgreSQL/SQLite outbox -> RabbitMQ (confirms) -> consumer with the EF inbox; N messages end to end
           kafka    PostgreSQL/SQLite outbox -> Kafka (idempotent, acks=all) -> group consumer with the EF inbox; N end to end
+          activemq PostgreSQL/SQLite outbox -> ActiveMQ over STOMP (receipts) -> consumer with the EF inbox; --lanes, --prefetch,
+                   --inbox-batch and --baseline (raw STOMP ceiling) as for rabbitmq; broker: OUTBOX_TEST_ACTIVEMQ, else a local one
           soak     sustained load over N messages (default 10M): throughput, table/index size, dead tuples per segment
           xmin     steady load with and without another session holding a transaction open; claim latency
 

@@ -12,6 +12,7 @@ public static class ScenarioCatalog
         ["steady"] = SteadyScenario.RunAsync,
         ["rabbitmq"] = RabbitMqScenario.RunAsync,
         ["kafka"] = KafkaScenario.RunAsync,
+        ["activemq"] = ActiveMqScenario.RunAsync,
         ["soak"] = SoakScenario.RunAsync,
         ["xmin"] = XminScenario.RunAsync,
     };

@@ -56,7 +56,7 @@ public sealed class ChaosOptions
 
     public string? Amqp { get; set; }
 
-    /// <summary>The transport between dispatchers and consumer: <c>rabbitmq</c> (the default) or <c>kafka</c>.</summary>
+    /// <summary>The broker the messages go through: <c>rabbitmq</c> (the default), <c>kafka</c> or <c>activemq</c> (STOMP).</summary>
     public string Transport { get; set; } = "rabbitmq";
 
     /// <summary>Kafka bootstrap servers; without it the harness finds a cluster (OUTBOX_TEST_KAFKA, Testcontainers, the mock cluster).</summary>
@@ -66,6 +66,9 @@ public sealed class ChaosOptions
     public int Partitions { get; set; } = 8;
 
     public bool IsKafka => Transport == "kafka";
+
+    /// <summary>The ActiveMQ broker's <c>stomp://</c> address; without it the harness starts a throwaway local broker.</summary>
+    public string? Stomp { get; set; }
 
     // Child-process settings, passed by the orchestrator.
     public string? Role { get; set; }
@@ -112,17 +115,18 @@ public sealed class ChaosOptions
                 case "--seed": options.Seed = Int(); break;
                 case "--connection": options.Connection = Value(); break;
                 case "--pgbouncer": options.PgBouncer = true; break;
-                case "--amqp": options.Amqp = Value(); break;
+                case "--amqp": options.Amqp = NullIfEmpty(Value()); break;
                 case "--transport": options.Transport = Value(); break;
-                case "--kafka": options.Kafka = Value(); break;
+                case "--kafka": options.Kafka = NullIfEmpty(Value()); break;
                 case "--partitions": options.Partitions = Int(); break;
+                case "--stomp": options.Stomp = NullIfEmpty(Value()); break;
                 case "--role": options.Role = Value(); break;
                 case "--orders": options.OrdersConnection = Value(); break;
                 case "--payments": options.PaymentsConnection = Value(); break;
                 case "--run-id": options.RunId = Value(); break;
                 case "--index": options.Index = Int(); break;
                 case "--parent-pid": options.ParentPid = Int(); break;
-                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp --transport --kafka --partitions.");
+                default: throw new ArgumentException($"Unknown option '{name}'. Known: --messages --seconds --stall-seconds --min-kills --kill-every --db-restarts --broker-restarts --fault-rate --poison-rate --provider --dispatchers --customers --inbox-batch --producers --rate --seed --connection --pgbouncer --amqp --transport --kafka --partitions --stomp.");
             }
         }
 
@@ -131,14 +135,14 @@ public sealed class ChaosOptions
             throw new ArgumentException($"--provider {options.Provider} is not supported yet: the harness runs PostgreSQL + RabbitMQ (SQLite has no server to restart and one writer; see docs/reliability.md).");
         }
 
-        if (options.Transport is not ("rabbitmq" or "kafka"))
+        if (options.Transport is not ("rabbitmq" or "kafka" or "activemq"))
         {
-            throw new ArgumentException($"--transport {options.Transport} is not supported: use rabbitmq or kafka.");
+            throw new ArgumentException($"--transport {options.Transport} is not supported: use rabbitmq, kafka or activemq.");
         }
 
         if (options.IsKafka && options.BrokerRestarts > 0)
         {
-            throw new ArgumentException("--broker-restarts is for RabbitMQ only: the harness cannot restart a Kafka cluster (see docs/kafka.md).");
+            throw new ArgumentException("--broker-restarts is for RabbitMQ and ActiveMQ only: the harness cannot restart a Kafka cluster (see docs/kafka.md).");
         }
 
         if (options.Partitions == 0)
@@ -159,13 +163,15 @@ public sealed class ChaosOptions
         return options;
     }
 
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
     /// <summary>The arguments that start a child process in <paramref name="role"/>.</summary>
     public IReadOnlyList<string> ChildArguments(string role, int index) =>
     [
         "--role", role, "--index", index.ToString(CultureInfo.InvariantCulture),
         "--parent-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--run-id", RunId!,
-        .. (IsKafka ? (string[])["--transport", "kafka", "--kafka", Kafka!] : ["--amqp", Amqp!]),
+        "--orders", OrdersConnection!, "--payments", PaymentsConnection!, "--amqp", Amqp ?? "", "--run-id", RunId!,
+        "--transport", Transport, "--stomp", Stomp ?? "", "--kafka", Kafka ?? "",
         "--messages", Messages.ToString(CultureInfo.InvariantCulture), "--customers", Customers.ToString(CultureInfo.InvariantCulture),
         "--inbox-batch", InboxBatch.ToString(CultureInfo.InvariantCulture),
         "--fault-rate", FaultRate.ToString(CultureInfo.InvariantCulture), "--poison-rate", PoisonRate.ToString(CultureInfo.InvariantCulture),

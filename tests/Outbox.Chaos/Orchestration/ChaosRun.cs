@@ -47,7 +47,9 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         LocalPgBouncer? bouncer = null;
         try
         {
-            RabbitMqServer? broker = null;
+            // The broker and how to restart it: RabbitMQ's stop_app/start_app, or ActiveMQ's process stopped and started
+            // again on the same port and data. A Kafka cluster is not restarted (see docs/kafka.md).
+            Func<CancellationToken, Task>? restartBroker = null;
             if (options.IsKafka)
             {
                 var kafka = options.Kafka is null ? await KafkaServer.AcquireAsync(cancellationToken) : null;
@@ -60,15 +62,45 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
 
                 output.WriteLine($"kafka ({kafka?.Source ?? "given"}) at {options.Kafka}, topic {topic} with {options.Partitions} partitions");
             }
-            else if (options.Amqp is null)
+            else if (options.Transport == "activemq")
             {
-                broker = await RabbitMqServer.AcquireAsync(cancellationToken);
-                options.Amqp = broker.AmqpUri.ToString();
-            }
+                if (options.Stomp is null)
+                {
+                    var broker = await ActiveMqServer.AcquireAsync(cancellationToken);
+                    options.Stomp = broker.StompUri.ToString();
+                    if (broker.Local is { } local)
+                    {
+                        restartBroker = async ct =>
+                        {
+                            await local.StopAsync(kill: false, ct);
+                            await local.StartAsync(ct);
+                        };
+                    }
+                }
 
-            if (options.BrokerRestarts > 0 && broker is not { CanRestart: true })
+                if (options.BrokerRestarts > 0 && restartBroker is null)
+                {
+                    throw new ArgumentException("--broker-restarts needs a local ActiveMQ the harness starts itself: leave out --stomp (and OUTBOX_TEST_ACTIVEMQ).");
+                }
+            }
+            else
             {
-                throw new ArgumentException("--broker-restarts needs a local RabbitMQ the harness can restart: leave out --amqp.");
+                RabbitMqServer? broker = null;
+                if (options.Amqp is null)
+                {
+                    broker = await RabbitMqServer.AcquireAsync(cancellationToken);
+                    options.Amqp = broker.AmqpUri.ToString();
+                }
+
+                if (options.BrokerRestarts > 0 && broker is not { CanRestart: true })
+                {
+                    throw new ArgumentException("--broker-restarts needs a local RabbitMQ the harness can restart: leave out --amqp.");
+                }
+
+                if (broker is { CanRestart: true })
+                {
+                    restartBroker = broker.RestartAsync;
+                }
             }
 
             var database = await CreateDatabaseAsync(adminConnection, cancellationToken);
@@ -83,7 +115,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 output.WriteLine($"through PgBouncer (transaction mode) on 127.0.0.1:{bouncer.Port}");
             }
             output.WriteLine($"run {options.RunId}: {options.Messages} messages, {options.Dispatchers} dispatcher(s), {options.Customers} customers, " +
-                             $"kill every ~{options.KillEvery}s, {options.DbRestarts} db restart(s), {options.BrokerRestarts} broker restart(s), " +
+                             $"transport {options.Transport}, kill every ~{options.KillEvery}s, {options.DbRestarts} db restart(s), {options.BrokerRestarts} broker restart(s), " +
                              $"fault rate {options.FaultRate}, poison rate {options.PoisonRate}, seed {options.Seed}");
 
             var consumer = new ChildProcess("consumer", options.ChildArguments("consumer", 0));
@@ -97,7 +129,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 consumer.Start();
                 dispatchers.ForEach(d => d.Start());
                 producer.Start();
-                var finished = await DriveAsync(producer, victims, database, broker, cluster, stopwatch, cancellationToken);
+                var finished = await DriveAsync(producer, victims, database, restartBroker, cluster, stopwatch, cancellationToken);
                 victims.ForEach(v => v.Kill());
                 producer.Kill();
                 return await ReportAsync(database, finished, stopwatch.Elapsed, cancellationToken);
@@ -138,7 +170,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
     /// killed every few seconds would rarely get to work, which measured the machine, not the library.
     /// </summary>
     private async Task<bool> DriveAsync(
-        ChildProcess producer, List<ChildProcess> victims, string database, RabbitMqServer? broker, LocalPostgresCluster? cluster,
+        ChildProcess producer, List<ChildProcess> victims, string database, Func<CancellationToken, Task>? restartBroker, LocalPostgresCluster? cluster,
         Stopwatch stopwatch, CancellationToken cancellationToken)
     {
         var deadline = TimeSpan.FromSeconds(options.Seconds);
@@ -153,7 +185,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
             await Task.Delay(200, cancellationToken);
             var produced = Interlocked.Read(ref _produced);
             var fraction = (double)produced / options.Messages;
-            var restartsDone = _dbRestarts >= (cluster is null ? 0 : options.DbRestarts) && _brokerRestarts >= (broker is null ? 0 : options.BrokerRestarts);
+            var restartsDone = _dbRestarts >= (cluster is null ? 0 : options.DbRestarts) && _brokerRestarts >= (restartBroker is null ? 0 : options.BrokerRestarts);
             if (faultsEnded is null && producer.ExitCode == 0 && restartsDone && (options.KillEvery == 0 || _kills >= options.MinKills))
             {
                 faultsEnded = stopwatch.Elapsed;
@@ -169,10 +201,10 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 _dbRestarts++;
             }
 
-            if (broker is not null && _brokerRestarts < options.BrokerRestarts && fraction >= (_brokerRestarts + 0.5) / (options.BrokerRestarts + 0.5))
+            if (restartBroker is not null && _brokerRestarts < options.BrokerRestarts && fraction >= (_brokerRestarts + 0.5) / (options.BrokerRestarts + 0.5))
             {
-                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting RabbitMQ at {produced} produced");
-                await broker.RestartAsync(cancellationToken);
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting {(options.Transport == "activemq" ? "ActiveMQ" : "RabbitMQ")} at {produced} produced");
+                await restartBroker(cancellationToken);
                 _brokerRestarts++;
             }
 

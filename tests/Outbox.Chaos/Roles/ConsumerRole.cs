@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
 using Outbox.Kafka;
+using Outbox.ActiveMQ;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -17,7 +18,11 @@ public static class ConsumerRole
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddDbContext<PaymentsDb>(o => o.UseNpgsql(options.PaymentsConnection));
-        builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
+        if (options.Transport == "rabbitmq")
+        {
+            builder.Services.Configure<RabbitMqOptions>(o => ChaosTopology.Configure(o, options));
+        }
+
         builder.Services.Configure<KafkaOptions>(o => ChaosTopology.Configure(o, options));
         var consumer = builder.Services.AddOutboxConsumer<PaymentsDb>("payments")
             .AddHandler<OrderPlaced, PaymentHandler>()
@@ -29,7 +34,16 @@ public static class ConsumerRole
                 o.RequeueDelay = TimeSpan.FromSeconds(1);
                 o.MaxBatchSize = options.InboxBatch;
             });
-        if (options.IsKafka)
+        if (options.Transport == "activemq")
+        {
+            builder.Services.Configure<ActiveMqOptions>(o => ChaosTopology.Configure(o, options));
+            consumer.UseActiveMq(ChaosTopology.Exchange(options), o =>
+            {
+                o.PrefetchSize = 200;
+                o.ConcurrentMessages = 8;
+            });
+        }
+        else if (options.IsKafka)
         {
             consumer.UseKafka(ChaosTopology.Exchange(options), o =>
             {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Outbox.Chaos.Model;
 using Outbox.Chaos.Orchestration;
 using Outbox.Kafka;
+using Outbox.ActiveMQ;
 using Outbox.RabbitMQ;
 
 namespace Outbox.Chaos.Roles;
@@ -29,7 +30,11 @@ public static class DispatcherRole
                 o.ShutdownTimeout = TimeSpan.FromSeconds(2);
             })
             .UsePostgreSql<OrdersDb>();
-        if (options.IsKafka)
+        if (options.Transport == "activemq")
+        {
+            outbox.UseActiveMq(o => ChaosTopology.Configure(o, options));
+        }
+        else if (options.IsKafka)
         {
             outbox.UseKafka(o => ChaosTopology.Configure(o, options));
         }
@@ -76,5 +81,12 @@ public static class ChaosTopology
         rabbit.ClientName = $"chaos-{options.Role}-{options.Index}";
         rabbit.AddExchange(Exchange(options));
         rabbit.AddQueue(Queue(options), Exchange(options), "#");
+    }
+
+    /// <summary>For ActiveMQ, the producer's destination is the payment service's queue (<c>/queue/chaos.orders.{run}</c>).</summary>
+    public static void Configure(ActiveMqOptions activeMq, ChaosOptions options)
+    {
+        activeMq.Uri = new Uri(options.Stomp!);
+        activeMq.ReconnectInterval = TimeSpan.FromMilliseconds(500);
     }
 }

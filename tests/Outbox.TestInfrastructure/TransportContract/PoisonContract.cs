@@ -33,6 +33,32 @@ public abstract class PoisonContract<TFixture>(TFixture fixture) : TransportCont
     }
 
     [Fact]
+    public async Task PoisonPastTheDeadLetterCap_IsRefusedOnceNeverRedeliveredWhileOthersFlow()
+    {
+        await Environment.StartHostAsync(configureInbox: o => o.MaxDeadLetters = 1);
+        var type = typeof(ContractOrderPlaced).FullName!;
+        var poison = new[] { Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), Guid.NewGuid().ToString() };
+        foreach (var id in poison)
+        {
+            await Environment.Binding.SendRawAsync(new RawMessage { MessageId = id, MessageType = type, Payload = "{not json"u8.ToArray() }, Ct);
+        }
+
+        var first = await Environment.PlaceOrdersAsync(20);
+        await TransportContractEnvironment.WaitUntilAsync(
+            async () => await Environment.CountPaymentsAsync() >= 20 && Environment.Outcomes.Count(InboxOutcomeKind.Refused) >= 2, Timeout, "20 payments and 2 refusals");
+
+        // More messages behind the refused ones: a transport that gave a refused message back would meet it again first.
+        var second = await Environment.PlaceOrdersAsync(20, prefix: "P");
+        await TransportContractEnvironment.WaitUntilAsync(async () => await Environment.CountPaymentsAsync() >= 40, Timeout, "40 payments");
+        await AssertProcessedExactlyOnceAsync([.. first, .. second]);
+        var dead = Assert.Single(await Environment.InboxDeadLettersAsync());
+        Assert.Contains(dead.MessageId, poison);
+        var refused = Environment.Outcomes.Outcomes.Where(o => o.Kind == InboxOutcomeKind.Refused).Select(o => o.MessageId).ToList();
+        Assert.Equal(2, refused.Count);
+        Assert.Equal(poison.Where(p => p != dead.MessageId).Order(), refused.Order());
+    }
+
+    [Fact]
     public async Task HandlerFailingEveryAttempt_IsDeadLetteredWithoutBlockingTheOthers()
     {
         await Environment.StartHostAsync(

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Outbox.ActiveMQ;
+using Outbox.Benchmarks.Baselines;
+using Outbox.Benchmarks.Infrastructure;
+using Outbox.Benchmarks.Options;
+using Outbox.Benchmarks.Reporting;
+using Outbox.TestInfrastructure;
+
+namespace Outbox.Benchmarks.Scenarios;
+
+/// <summary>
+/// <c>activemq</c>: end to end through a real ActiveMQ over STOMP. N messages wait in the outbox; D dispatcher hosts send
+/// them with the real <c>UseActiveMq</c> transport (persistent, each SEND confirmed by a receipt, a batch pipelined) to a
+/// queue, and a consumer host (<c>AddOutboxConsumer</c> + <c>UseActiveMq</c>, the real EF inbox) processes each one: an
+/// inbox row and a payment row committed together, then the ACK. Timed from the dispatchers' wake-up until every payment
+/// is committed. <c>--baseline</c> runs the raw STOMP ceiling in the same run (<see cref="RawStompCeiling"/>). Broker:
+/// <c>OUTBOX_TEST_ACTIVEMQ</c>, else a throwaway local broker from the Debian install.
+/// </summary>
+public static class ActiveMqScenario
+{
+    public const int DefaultMessages = 50_000;
+    private const string Consumer = "bench-payments";
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+
+    public static async Task RunAsync(BenchContext context, BenchDatabase database, Report report)
+    {
+        var options = context.Options;
+        var ct = context.Cancellation;
+        var log = context.Log;
+        var messages = options.Messages ?? DefaultMessages;
+        var broker = await ActiveMqServer.AcquireAsync(ct);
+        var queue = $"/queue/outbox-bench.{Guid.NewGuid().ToString("N")[..8]}.payments";
+        void Connection(ActiveMqOptions o)
+        {
+            o.Uri = broker.StompUri;
+            o.DestinationFor = _ => queue;
+        }
+
+        var prefetch = options.Prefetch ?? Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
+        var inbox = await RabbitMqScenario.InboxDatabase.CreateAsync(database, ct);
+        try
+        {
+            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseActiveMq(Connection), log, wakeup: false);
+            using var consumer = BuildConsumer(inbox, options, Connection, queue, prefetch, log);
+            var inboxOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<InboxConsumerOptions>>().Get(Consumer);
+            report.Set("messages", messages)
+                .Set("dispatchers", fleet.Hosts)
+                .Set("concurrency", fleet.Options.Concurrency)
+                .Set("batch", fleet.Options.BatchSize)
+                .Set("lanes", options.Lanes)
+                .Set("prefetch", prefetch)
+                .Set("inbox_batch", inboxOptions.MaxBatchSize)
+                .Set("broker", $"{broker.Source} {broker.StompUri.Host}:{broker.StompUri.Port}");
+
+            await fleet.Stats.PauseAsync();
+            await fleet.StartAsync(ct);
+            await consumer.StartAsync(ct);
+            var processed = 0L;
+            if (options.Warmup)
+            {
+                var warm = Math.Min(messages, 5_000);
+                await log.WriteLineAsync($"Warm-up: {warm:N0} messages end to end (not measured) ...");
+                await database.PrefillAsync(warm, ct);
+                fleet.Stats.Paused = false;
+                fleet.NotifyAll();
+                processed += warm;
+                await Wait.UntilAsync(async () => await inbox.CountPaymentsAsync(ct) >= processed, Poll, context.Timeout, "the warm-up messages were delivered", ct);
+                await fleet.Stats.PauseAsync();
+            }
+
+            await log.WriteLineAsync($"Pre-filling {messages:N0} messages ...");
+            await database.PrefillAsync(messages, ct);
+            await database.PrepareForRunAsync(ct);
+            fleet.Stats.Reset();
+            BenchPaymentHandler.Reset();
+            var cpu = CpuSample.Take();
+            var target = processed + messages;
+            await log.WriteLineAsync(
+                $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue} -> " +
+                $"consumer with {options.Lanes} lane(s), prefetch {prefetch}, inbox batch {inboxOptions.MaxBatchSize} ...");
+            var started = Stopwatch.GetTimestamp();
+            TimeSpan? outboxEmptyAfter = null;
+            fleet.Stats.BeginPhase();
+            fleet.Stats.Paused = false;
+            fleet.NotifyAll();
+            await using (Progress.Start(log, () =>
+            {
+                var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
+                var handled = BenchPaymentHandler.Handled;
+                return $"  [activemq] {t,6:0.0}s  sent {fleet.Stats.AckedRows,9:N0}  handled {handled,9:N0} ({handled / t,7:N0}/s)";
+            }))
+            {
+                await Wait.UntilAsync(
+                    async () =>
+                    {
+                        if (outboxEmptyAfter is null && await database.IsOutboxEmptyAsync(ct))
+                        {
+                            outboxEmptyAfter = Stopwatch.GetElapsedTime(started);
+                        }
+
+                        return outboxEmptyAfter is not null && await inbox.CountPaymentsAsync(ct) >= target;
+                    },
+                    Poll,
+                    context.Timeout,
+                    $"all {messages:N0} messages were processed by the consumer",
+                    ct);
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var usage = CpuSample.Take().CoresSince(cpu);
+            fleet.Stats.EndPhase();
+            await consumer.StopAsync(CancellationToken.None);
+            await fleet.StopAsync();
+
+            var (payments, distinct, deadLetters) = await inbox.VerifyAsync(ct);
+            if (payments != target || distinct != target || deadLetters != 0)
+            {
+                report.Fail($"Expected {target:N0} payments from {target:N0} distinct messages and no dead letters; found {payments:N0} payments, {distinct:N0} distinct, {deadLetters:N0} dead letters.");
+            }
+
+            BaselineResult? ceiling = null;
+            if (options.Baseline)
+            {
+                var loops = fleet.Hosts * fleet.Options.Concurrency;
+                await log.WriteLineAsync($"STOMP ceiling: {messages:N0} persistent messages, {loops} publisher connection(s) x pipelined batches of {fleet.Options.BatchSize} with receipts, one consumer acking each, no database ...");
+                var orderId = Guid.CreateVersion7();
+                var payload = SystemTextJsonMessageSerializer.Default.Serialize(new OrderPlaced(orderId, BenchDatabase.OrderNumber(orderId), 42.50m), typeof(OrderPlaced));
+                ceiling = await RawStompCeiling.RunAsync(broker.StompUri, messages, loops, fleet.Options.BatchSize, prefetch, payload, log, ct);
+                report.Set("baseline_msgs_per_s", ceiling.RowsPerSecond)
+                    .Set("baseline_seconds", ceiling.Elapsed.TotalSeconds)
+                    .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
+            }
+
+            var rate = messages / elapsed.TotalSeconds;
+            report.Set("seconds", elapsed.TotalSeconds)
+                .Set("msgs_per_s", rate)
+                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
+                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
+                .Set("duplicates_processed", payments - distinct)
+                .Set("cpu_machine_cores", usage.Machine)
+                .Set("cpu_self_cores", usage.Self)
+                .Set("cpu_db_cores", usage.Server);
+
+            report.AddRow("stage", "messages", "seconds", "msg/s");
+            report.AddRow("outbox -> broker (receipted, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
+            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
+            if (ceiling is not null)
+            {
+                report.AddRow("STOMP ceiling (raw frames, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
+            }
+
+            report.AddNote($"CPU (cores busy, of {Environment.ProcessorCount}): machine {Report.Number(usage.Machine)}, this process {Report.Number(usage.Self)}, database server {Report.Number(usage.Server)}.");
+            report.AddNote($"Verified: {payments:N0} payments from {distinct:N0} distinct messages, {deadLetters:N0} dead letters.");
+        }
+        finally
+        {
+            await inbox.DisposeAsync();
+        }
+    }
+
+    private static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, Action<ActiveMqOptions> connection, string queue, int prefetch, TextWriter log)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
+        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
+        builder.Services.Configure(connection);
+        builder.Services.AddOutboxConsumer<BenchInboxDbContext>(Consumer, c =>
+        {
+            c.AddHandler<OrderPlaced, BenchPaymentHandler>();
+            if (options.InboxBatch is { } batch)
+            {
+                c.Configure(o => o.MaxBatchSize = batch);
+            }
+
+            c.UseActiveMq(queue, o =>
+            {
+                o.ConcurrentMessages = options.Lanes;
+                o.PrefetchSize = prefetch;
+            });
+        });
+        return builder.Build();
+    }
+}
