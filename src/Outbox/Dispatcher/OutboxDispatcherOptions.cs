@@ -102,7 +102,10 @@ public sealed class OutboxDispatcherOptions
     /// The largest payload <c>Publish</c> accepts, in bytes. It is checked when the message is added to the unit of
     /// work, before anything is written or committed: a larger payload throws an <see cref="ArgumentException"/> that
     /// names this option, so an oversized message never reaches the table (where the dispatcher would have to load it
-    /// whole to learn that no transport takes it). Keep it at or below the transport's limit.
+    /// whole to learn that no transport takes it). A row above it that is in the table anyway (written by SQL, or the
+    /// limit lowered since) is dead-lettered by the dispatcher with its size and this limit in the reason, without its
+    /// payload being read: the claim returns the payload's length, and the payload only when within the limit.
+    /// Keep it at or below the transport's limit.
     /// <value>The default value is 4 MiB (the HTTP transport's default limit; RabbitMQ's is 16 MiB).</value>
     /// </summary>
     [Range(1, 512 * 1024 * 1024)]
