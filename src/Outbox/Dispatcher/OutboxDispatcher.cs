@@ -18,6 +18,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan HalfOpenCircuitDelay = TimeSpan.FromSeconds(1);
     private const int MaxErrorLength = 2000;
+    private const int LoopFailureLogEvery = 30;
 
     private readonly IServiceProvider _services;
     private readonly OutboxTransportPipeline _transportPipeline;
@@ -124,9 +125,16 @@ internal sealed class OutboxDispatcher : BackgroundService
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
+                // Brief pauses (up to ErrorMaxDelay, 1 s by default), so that the loop is back within about a second of
+                // the database accepting connections; they start over at the first statement that succeeds. Logged at
+                // the first failure and then every LoopFailureLogEvery-th, so that an outage does not flood the log.
                 consecutiveErrors++;
                 var delay = RetryBackoff.Compute(consecutiveErrors, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
-                OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                if (consecutiveErrors % LoopFailureLogEvery == 1)
+                {
+                    OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                }
+
                 await DelayQuietlyAsync(delay, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)

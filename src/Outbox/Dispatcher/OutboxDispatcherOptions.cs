@@ -112,9 +112,13 @@ public sealed class OutboxDispatcherOptions
     public int MaxPayloadSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// The longest pause after an unexpected error (database unreachable) before the loop tries again.
-    /// <value>The default value is 30 seconds.</value>
+    /// The longest pause after an unexpected error (database unreachable) before the loop tries again. The pause
+    /// starts at 100 ms, doubles with each consecutive failure up to this value (with jitter: between half of it and
+    /// all of it), and starts over as soon as a statement succeeds. Kept short so that dispatching resumes within
+    /// about a second of the database accepting connections again (after a restart or a failover); each try is one
+    /// connection attempt per dispatcher loop, which a recovering server takes easily.
+    /// <value>The default value is 1 second.</value>
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
-    public TimeSpan ErrorMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ErrorMaxDelay { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -13,6 +13,7 @@ public static class ScenarioCatalog
         ["rabbitmq"] = RabbitMqScenario.RunAsync,
         ["soak"] = SoakScenario.RunAsync,
         ["xmin"] = XminScenario.RunAsync,
+        ["oversized"] = OversizedScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>

@@ -21,6 +21,9 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
     private int _dbRestarts;
     private int _brokerRestarts;
 
+    // Per database restart: seconds from the server accepting connections again to the next delivered message.
+    private readonly List<double> _resumeSeconds = [];
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -155,6 +158,14 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting PostgreSQL (immediate) at {produced} produced");
                 await cluster.RestartAsync(immediate: true, cancellationToken);
                 _dbRestarts++;
+                var resume = await MeasureResumeAsync(database, cancellationToken);
+                if (resume is { } seconds)
+                {
+                    _resumeSeconds.Add(seconds);
+                }
+
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] PostgreSQL accepts connections again; next delivery after " +
+                                 (resume is { } r ? $"{r:0.000} s" : "more than 60 s (not measured)"));
             }
 
             if (broker is not null && _brokerRestarts < options.BrokerRestarts && fraction >= (_brokerRestarts + 0.5) / (options.BrokerRestarts + 0.5))
@@ -224,6 +235,79 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         return false;
     }
 
+    /// <summary>
+    /// From the moment <c>pg_ctl restart -w</c> returned (the server accepts connections) to the next message a
+    /// dispatcher delivered and acknowledged: the rows waiting then (ids up to the highest) are counted until their
+    /// number drops. The first count is taken after the moment, so a delivery before it is seen only at the next one:
+    /// the figure errs on the long side. When nothing waits, it waits for new rows and counts those.
+    /// </summary>
+    private static async Task<double?> MeasureResumeAsync(string database, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.StartNew();
+        var connectionString = new NpgsqlConnectionStringBuilder(database) { Pooling = false, ApplicationName = "chaos-resume-probe" }.ConnectionString;
+        NpgsqlConnection? connection = null;
+        long? upTo = null;
+        long? first = null;
+        try
+        {
+            while (started.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                try
+                {
+                    if (connection is null)
+                    {
+                        connection = new NpgsqlConnection(connectionString);
+                        await connection.OpenAsync(cancellationToken);
+                    }
+
+                    if (upTo is null)
+                    {
+                        await using var max = new NpgsqlCommand("SELECT COALESCE(max(id), 0) FROM orders.outbox_messages", connection);
+                        upTo = (long)(await max.ExecuteScalarAsync(cancellationToken))!;
+                    }
+
+                    await using var count = new NpgsqlCommand("SELECT count(*) FROM orders.outbox_messages WHERE id <= $1", connection);
+                    count.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo.Value });
+                    var left = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+                    if (first is null)
+                    {
+                        first = left;
+                        if (left == 0)
+                        {
+                            // Nothing was waiting: look at the rows written from now on.
+                            upTo = null;
+                            first = null;
+                        }
+                    }
+                    else if (left < first)
+                    {
+                        return started.Elapsed.TotalSeconds;
+                    }
+                }
+                catch (NpgsqlException)
+                {
+                    // Still recovering (or the probe's connection broke): try again.
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
+                }
+
+                await Task.Delay(10, cancellationToken);
+            }
+
+            return null;
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     private TimeSpan NextKillDelay() => TimeSpan.FromSeconds(options.KillEvery * (0.5 + _random.NextDouble()));
 
     private async Task<string> CreateDatabaseAsync(string adminConnection, CancellationToken cancellationToken)
@@ -274,6 +358,13 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         output.WriteLine($"| poison orders / inbox dead letters / matching | {c.PoisonOrders} / {c.InboxDeadLetters} / {c.PoisonDeadLettered} |");
         output.WriteLine($"| outbox dead letters / still pending | {c.OutboxDeadLetters} / {c.OutboxPending} |");
         output.WriteLine($"| kills / db restarts / broker restarts | {_kills} / {_dbRestarts} / {_brokerRestarts} |");
+        var resumeP99 = _resumeSeconds.Count == 0 ? (double?)null : Percentile(_resumeSeconds, 0.99);
+        if (_dbRestarts > 0)
+        {
+            output.WriteLine($"| db accepts connections → next delivery, p99 / max over {_resumeSeconds.Count} restart(s) | " +
+                             (resumeP99 is { } p ? $"{p:0.000} s / {_resumeSeconds.Max():0.000} s" : "not measured") + " |");
+        }
+
         output.WriteLine($"| L / F / O / R / P_s | {l:0.######} / {f:0.######} / {o:0.######} / {r:0.######} / {ps:0.######} |");
         output.WriteLine($"| time | {elapsed.TotalSeconds:0.0} s ({c.Orders / Math.Max(elapsed.TotalSeconds, 0.001):0} msg/s overall) |");
         var json = JsonSerializer.Serialize(new
@@ -289,6 +380,8 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
             P_s = ps,
             kills = _kills,
             db_restarts = _dbRestarts,
+            db_resume_p99_s = resumeP99 is { } p99 ? Math.Round(p99, 3) : (double?)null,
+            db_resume_s = _resumeSeconds.Select(x => Math.Round(x, 3)).ToArray(),
             broker_restarts = _brokerRestarts,
             poison = c.PoisonOrders,
             dead_letters = c.InboxDeadLetters,
@@ -301,5 +394,13 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         output.WriteLine(json);
         var ok = finished && c.Lost == 0 && c.Duplicates == 0 && c.OrderViolations == 0 && c.PaymentsWithoutOrder == 0 && poisonOk && c.Orders == options.Messages;
         return ok ? 0 : 1;
+    }
+
+    /// <summary>The nearest-rank percentile (with 5 values, p99 is the largest).</summary>
+    private static double Percentile(List<double> values, double fraction)
+    {
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(fraction * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 }
