@@ -14,6 +14,7 @@ public static class ScenarioCatalog
         ["soak"] = SoakScenario.RunAsync,
         ["xmin"] = XminScenario.RunAsync,
         ["oversized"] = OversizedScenario.RunAsync,
+        ["isolation"] = IsolationScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>
