@@ -15,6 +15,7 @@ public static class ScenarioCatalog
         ["xmin"] = XminScenario.RunAsync,
         ["oversized"] = OversizedScenario.RunAsync,
         ["isolation"] = IsolationScenario.RunAsync,
+        ["pooler"] = PoolerScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>
