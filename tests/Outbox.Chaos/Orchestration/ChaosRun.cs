@@ -158,7 +158,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting PostgreSQL (immediate) at {produced} produced");
                 await cluster.RestartAsync(immediate: true, cancellationToken);
                 _dbRestarts++;
-                var resume = await MeasureResumeAsync(database, cancellationToken);
+                var resume = await MeasureResumeAsync(database, cancellationToken, line => output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] {line}"));
                 if (resume is { } seconds)
                 {
                     _resumeSeconds.Add(seconds);
@@ -241,7 +241,7 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
     /// number drops. The first count is taken after the moment, so a delivery before it is seen only at the next one:
     /// the figure errs on the long side. When nothing waits, it waits for new rows and counts those.
     /// </summary>
-    private static async Task<double?> MeasureResumeAsync(string database, CancellationToken cancellationToken)
+    private static async Task<double?> MeasureResumeAsync(string database, CancellationToken cancellationToken, Action<string>? log = null)
     {
         var started = Stopwatch.StartNew();
         var connectionString = new NpgsqlConnectionStringBuilder(database) { Pooling = false, ApplicationName = "chaos-resume-probe" }.ConnectionString;
@@ -266,12 +266,22 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                         upTo = (long)(await max.ExecuteScalarAsync(cancellationToken))!;
                     }
 
-                    await using var count = new NpgsqlCommand("SELECT count(*) FROM orders.outbox_messages WHERE id <= $1", connection);
+                    await using var count = new NpgsqlCommand(
+                        "SELECT count(*), count(*) FILTER (WHERE lease_expires_at > now()) FROM orders.outbox_messages WHERE id <= $1", connection);
                     count.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo.Value });
-                    var left = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+                    long left;
+                    long leased;
+                    await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
+                    {
+                        await reader.ReadAsync(cancellationToken);
+                        left = reader.GetInt64(0);
+                        leased = reader.GetInt64(1);
+                    }
+
                     if (first is null)
                     {
                         first = left;
+                        log?.Invoke($"resume probe: {left} row(s) waiting at the first read {started.Elapsed.TotalSeconds:0.000} s after the restart, {leased} of them under a lease taken before it");
                         if (left == 0)
                         {
                             // Nothing was waiting: look at the rows written from now on.
