@@ -237,17 +237,19 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
 
     /// <summary>
     /// From the moment <c>pg_ctl restart -w</c> returned (the server accepts connections) to the next message a
-    /// dispatcher delivered and acknowledged: the rows waiting then (ids up to the highest) are counted until their
-    /// number drops. The first count is taken after the moment, so a delivery before it is seen only at the next one:
-    /// the figure errs on the long side. When nothing waits, it waits for new rows and counts those.
+    /// dispatcher delivered and acknowledged. Watched: the rows waiting and claimable at the probe's first read (not
+    /// under a lease taken before the restart: a batch sent just before the crash, whose acknowledgement failed,
+    /// stays leased until its lease expires and says nothing about the dispatcher being back), counted until their
+    /// number drops. When none is claimable, it waits for rows written from then on. The first read comes after the
+    /// moment, so a delivery before it is seen only at the next one: the figure errs on the long side.
     /// </summary>
     private static async Task<double?> MeasureResumeAsync(string database, CancellationToken cancellationToken, Action<string>? log = null)
     {
         var started = Stopwatch.StartNew();
         var connectionString = new NpgsqlConnectionStringBuilder(database) { Pooling = false, ApplicationName = "chaos-resume-probe" }.ConnectionString;
         NpgsqlConnection? connection = null;
-        long? upTo = null;
-        long? first = null;
+        long[]? watched = null;
+        var reported = false;
         try
         {
             while (started.Elapsed < TimeSpan.FromSeconds(60))
@@ -260,38 +262,39 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                         await connection.OpenAsync(cancellationToken);
                     }
 
-                    if (upTo is null)
+                    if (watched is null)
                     {
-                        await using var max = new NpgsqlCommand("SELECT COALESCE(max(id), 0) FROM orders.outbox_messages", connection);
-                        upTo = (long)(await max.ExecuteScalarAsync(cancellationToken))!;
-                    }
-
-                    await using var count = new NpgsqlCommand(
-                        "SELECT count(*), count(*) FILTER (WHERE lease_expires_at > now()) FROM orders.outbox_messages WHERE id <= $1", connection);
-                    count.Parameters.Add(new NpgsqlParameter<long> { TypedValue = upTo.Value });
-                    long left;
-                    long leased;
-                    await using (var reader = await count.ExecuteReaderAsync(cancellationToken))
-                    {
+                        await using var pick = new NpgsqlCommand(
+                            """
+                            SELECT COALESCE(array_agg(id) FILTER (WHERE lease_expires_at IS NULL OR lease_expires_at <= now()), '{}'),
+                                   count(*)
+                            FROM orders.outbox_messages
+                            """,
+                            connection);
+                        await using var reader = await pick.ExecuteReaderAsync(cancellationToken);
                         await reader.ReadAsync(cancellationToken);
-                        left = reader.GetInt64(0);
-                        leased = reader.GetInt64(1);
-                    }
-
-                    if (first is null)
-                    {
-                        first = left;
-                        log?.Invoke($"resume probe: {left} row(s) waiting at the first read {started.Elapsed.TotalSeconds:0.000} s after the restart, {leased} of them under a lease taken before it");
-                        if (left == 0)
+                        var claimable = reader.GetFieldValue<long[]>(0);
+                        var waiting = reader.GetInt64(1);
+                        if (!reported)
                         {
-                            // Nothing was waiting: look at the rows written from now on.
-                            upTo = null;
-                            first = null;
+                            log?.Invoke($"resume probe: {waiting} row(s) waiting at its first read {started.Elapsed.TotalSeconds:0.000} s after the restart, " +
+                                        $"{waiting - claimable.Length} of them under a lease taken before it");
+                            reported = true;
+                        }
+
+                        if (claimable.Length > 0)
+                        {
+                            watched = claimable;
                         }
                     }
-                    else if (left < first)
+                    else
                     {
-                        return started.Elapsed.TotalSeconds;
+                        await using var count = new NpgsqlCommand("SELECT count(*) FROM orders.outbox_messages WHERE id = ANY($1)", connection);
+                        count.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = watched });
+                        if ((long)(await count.ExecuteScalarAsync(cancellationToken))! < watched.Length)
+                        {
+                            return started.Elapsed.TotalSeconds;
+                        }
                     }
                 }
                 catch (NpgsqlException)
