@@ -109,6 +109,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 
                 // The claim is not cancelled by shutdown: a claim cut off after it committed would leave rows leased
                 // until their lease expired. It is one short statement; the loop stops right after it.
+                var claimedAt = _time.GetTimestamp();
                 var batch = await _store.ClaimAsync(owner, _options.BatchSize, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
                 consecutiveErrors = 0;
                 _heartbeat?.Beat(owner); // the loop reached the database: the health check's "ticked recently"
@@ -121,7 +122,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 }
 
                 idleWait = FirstIdleWait();
-                await DispatchBatchAsync(owner, batch, sendAbort).ConfigureAwait(false);
+                await DispatchBatchAsync(owner, batch, claimedAt, stopping, sendAbort).ConfigureAwait(false);
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
@@ -147,7 +148,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         OutboxLog.LoopStopped(_logger, owner);
     }
 
-    private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, CancellationToken sendAbort)
+    private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, long claimedAt, CancellationToken stopping, CancellationToken sendAbort)
     {
         var outcomes = new Task<SendOutcome>[batch.Count];
         for (var i = 0; i < batch.Count; i++)
@@ -244,17 +245,17 @@ internal sealed class OutboxDispatcher : BackgroundService
         // Outcomes are persisted even when the host is stopping: each is one short statement.
         if (delivered is not null)
         {
-            await _store.AcknowledgeAsync(owner, delivered, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, d) => s.AcknowledgeAsync(o, d, CancellationToken.None), owner, delivered, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (releases is not null)
         {
-            await _store.ReleaseAsync(owner, releases, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, r) => s.ReleaseAsync(o, r, CancellationToken.None), owner, releases, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (deadLetters is not null)
         {
-            await _store.DeadLetterAsync(owner, deadLetters, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, d) => s.DeadLetterAsync(o, d, CancellationToken.None), owner, deadLetters, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (aborted > 0)
@@ -309,6 +310,39 @@ internal sealed class OutboxDispatcher : BackgroundService
         {
             RecordFailure(activity, message, ex, "endpoint");
             return SendOutcome.Failed(ex, Truncate(Describe(ex)));
+        }
+    }
+
+    /// <summary>
+    /// Writes a batch's outcomes. When the write fails (the database went away after the claim), it is tried again
+    /// with the loop's brief pauses while the batch's lease holds and the host is not stopping: once the database is
+    /// back, delivered rows are acknowledged rather than left leased until the lease expires and then sent again.
+    /// The writes are fenced by the lease owner, so a late one never touches a row someone else has claimed since.
+    /// </summary>
+    private async Task PersistAsync<T>(Func<IOutboxStore, Guid, T, Task> write, Guid owner, T outcomes, long claimedAt, CancellationToken stopping)
+    {
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                await write(_store, owner, outcomes).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                var delay = RetryBackoff.Compute(failures, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
+                if (_time.GetElapsedTime(claimedAt) + delay >= _options.LeaseDuration)
+                {
+                    throw;
+                }
+
+                if (failures % LoopFailureLogEvery == 1)
+                {
+                    OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                }
+
+                await DelayQuietlyAsync(delay, stopping).ConfigureAwait(false);
+            }
         }
     }
 
