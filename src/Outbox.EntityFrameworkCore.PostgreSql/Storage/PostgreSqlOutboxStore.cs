@@ -403,7 +403,7 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
                 UPDATE {t} AS t
                 SET lease_owner = $2, lease_expires_at = now() + $3, attempts = t.attempts + 1
                 WHERE t.id = ANY(ARRAY(SELECT c.id FROM c))
-                RETURNING {OutboxRowReader.ColumnList("t")}
+                RETURNING {OutboxRowReader.ClaimColumnList("t", "octet_length", _dispatcher.MaxPayloadSize)}
                 """,
             Acknowledge: $"DELETE FROM {t} WHERE id = ANY($1) AND lease_owner = $2",
             Release: $"""

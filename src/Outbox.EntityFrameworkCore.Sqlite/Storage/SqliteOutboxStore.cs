@@ -221,7 +221,7 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
                       AND {OutboxOrderingSql.HeadOfLine(t, d, _dispatcher.AfterDeadLetter)}
                     ORDER BY t.id
                     LIMIT $batch)
-                RETURNING {OutboxRowReader.ColumnList()}
+                RETURNING {OutboxRowReader.ClaimColumnList(null, "length", _dispatcher.MaxPayloadSize)}
                 """,
             Acknowledge: $"DELETE FROM {t} WHERE lease_owner = $owner AND id IN (SELECT value FROM json_each($ids))",
             Release: $"""

@@ -36,7 +36,12 @@ public sealed class OutboxRecord
     /// <summary>The W3C traceparent of the publisher. Column <c>trace_parent</c>.</summary>
     public string? TraceParent { get; set; }
 
-    /// <summary>When the message was published (UTC, application clock; informational). Column <c>created_at</c>.</summary>
+    /// <summary>
+    /// When the message was published (UTC): the publishing process's clock (<see cref="TimeProvider"/>) at
+    /// <c>Publish</c>, the one stored time of the outbox that is not the database's. Informational: it feeds the
+    /// backlog's oldest age, the delivery latency and the admin API's time filter, and decides nothing (claim order,
+    /// availability, leases and retries use the position and the database clock). Column <c>created_at</c>.
+    /// </summary>
     public DateTime CreatedAt { get; set; }
 
     /// <summary>Not dispatched before this instant (UTC, compared with the database clock); <see langword="null"/> = at once. Column <c>available_at</c>.</summary>

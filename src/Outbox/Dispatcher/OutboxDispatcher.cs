@@ -18,6 +18,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan HalfOpenCircuitDelay = TimeSpan.FromSeconds(1);
     private const int MaxErrorLength = 2000;
+    private const int LoopFailureLogEvery = 30;
 
     private readonly IServiceProvider _services;
     private readonly OutboxTransportPipeline _transportPipeline;
@@ -108,6 +109,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 
                 // The claim is not cancelled by shutdown: a claim cut off after it committed would leave rows leased
                 // until their lease expired. It is one short statement; the loop stops right after it.
+                var claimedAt = _time.GetTimestamp();
                 var batch = await _store.ClaimAsync(owner, _options.BatchSize, _options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
                 consecutiveErrors = 0;
                 _heartbeat?.Beat(owner); // the loop reached the database: the health check's "ticked recently"
@@ -120,13 +122,20 @@ internal sealed class OutboxDispatcher : BackgroundService
                 }
 
                 idleWait = FirstIdleWait();
-                await DispatchBatchAsync(owner, batch, sendAbort).ConfigureAwait(false);
+                await DispatchBatchAsync(owner, batch, claimedAt, stopping, sendAbort).ConfigureAwait(false);
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
+                // Brief pauses (up to ErrorMaxDelay, 1 s by default), so that the loop is back within about a second of
+                // the database accepting connections; they start over at the first statement that succeeds. Logged at
+                // the first failure and then every LoopFailureLogEvery-th, so that an outage does not flood the log.
                 consecutiveErrors++;
                 var delay = RetryBackoff.Compute(consecutiveErrors, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
-                OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                if (consecutiveErrors % LoopFailureLogEvery == 1)
+                {
+                    OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                }
+
                 await DelayQuietlyAsync(delay, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
@@ -139,14 +148,17 @@ internal sealed class OutboxDispatcher : BackgroundService
         OutboxLog.LoopStopped(_logger, owner);
     }
 
-    private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, CancellationToken sendAbort)
+    private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, long claimedAt, CancellationToken stopping, CancellationToken sendAbort)
     {
         var outcomes = new Task<SendOutcome>[batch.Count];
         for (var i = 0; i < batch.Count; i++)
         {
-            outcomes[i] = batch[i].Attempt > _options.MaxAttempts
-                ? Task.FromResult(SendOutcome.Abandoned())
-                : SendAsync(batch[i], sendAbort);
+            var size = Math.Max(batch[i].PayloadSize, batch[i].Payload.Length);
+            outcomes[i] = size > _options.MaxPayloadSize
+                ? Task.FromResult(SendOutcome.Rejected(OversizedReason(size)))
+                : batch[i].Attempt > _options.MaxAttempts
+                    ? Task.FromResult(SendOutcome.Abandoned())
+                    : SendAsync(batch[i], sendAbort);
         }
 
         await Task.WhenAll(outcomes).ConfigureAwait(false);
@@ -233,17 +245,17 @@ internal sealed class OutboxDispatcher : BackgroundService
         // Outcomes are persisted even when the host is stopping: each is one short statement.
         if (delivered is not null)
         {
-            await _store.AcknowledgeAsync(owner, delivered, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, d) => s.AcknowledgeAsync(o, d, CancellationToken.None), owner, delivered, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (releases is not null)
         {
-            await _store.ReleaseAsync(owner, releases, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, r) => s.ReleaseAsync(o, r, CancellationToken.None), owner, releases, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (deadLetters is not null)
         {
-            await _store.DeadLetterAsync(owner, deadLetters, CancellationToken.None).ConfigureAwait(false);
+            await PersistAsync(static (s, o, d) => s.DeadLetterAsync(o, d, CancellationToken.None), owner, deadLetters, claimedAt, stopping).ConfigureAwait(false);
         }
 
         if (aborted > 0)
@@ -300,6 +312,48 @@ internal sealed class OutboxDispatcher : BackgroundService
             return SendOutcome.Failed(ex, Truncate(Describe(ex)));
         }
     }
+
+    /// <summary>
+    /// Writes a batch's outcomes. When the write fails (the database went away after the claim), it is tried again
+    /// with the loop's brief pauses while the batch's lease holds and the host is not stopping: once the database is
+    /// back, delivered rows are acknowledged rather than left leased until the lease expires and then sent again.
+    /// The writes are fenced by the lease owner, so a late one never touches a row someone else has claimed since.
+    /// </summary>
+    private async Task PersistAsync<T>(Func<IOutboxStore, Guid, T, Task> write, Guid owner, T outcomes, long claimedAt, CancellationToken stopping)
+    {
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                await write(_store, owner, outcomes).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                var delay = RetryBackoff.Compute(failures, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
+                if (_time.GetElapsedTime(claimedAt) + delay >= _options.LeaseDuration)
+                {
+                    throw;
+                }
+
+                if (failures % LoopFailureLogEvery == 1)
+                {
+                    OutboxLog.LoopFailed(_logger, ex, owner, delay);
+                }
+
+                await DelayQuietlyAsync(delay, stopping).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A row above the limit got into the table anyway (written by SQL, or the limit lowered since): the store left its
+    /// payload out of the claim, and it is dead-lettered unsent.
+    /// </summary>
+    private string OversizedReason(long size) =>
+        $"The payload is {size} bytes, above the limit of {_options.MaxPayloadSize} bytes " +
+        $"({nameof(OutboxDispatcherOptions)}.{nameof(OutboxDispatcherOptions.MaxPayloadSize)}, Outbox:Dispatcher:MaxPayloadSize); " +
+        "it was not read or sent. Requeue it once the limit allows it, or replace the message.";
 
     private static void RecordFailure(Activity? activity, OutboxMessage message, Exception exception, string failureOf)
     {

@@ -102,16 +102,23 @@ public sealed class OutboxDispatcherOptions
     /// The largest payload <c>Publish</c> accepts, in bytes. It is checked when the message is added to the unit of
     /// work, before anything is written or committed: a larger payload throws an <see cref="ArgumentException"/> that
     /// names this option, so an oversized message never reaches the table (where the dispatcher would have to load it
-    /// whole to learn that no transport takes it). Keep it at or below the transport's limit.
+    /// whole to learn that no transport takes it). A row above it that is in the table anyway (written by SQL, or the
+    /// limit lowered since) is dead-lettered by the dispatcher with its size and this limit in the reason, without its
+    /// payload being read: the claim returns the payload's length, and the payload only when within the limit.
+    /// Keep it at or below the transport's limit.
     /// <value>The default value is 4 MiB (the HTTP transport's default limit; RabbitMQ's is 16 MiB).</value>
     /// </summary>
     [Range(1, 512 * 1024 * 1024)]
     public int MaxPayloadSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// The longest pause after an unexpected error (database unreachable) before the loop tries again.
-    /// <value>The default value is 30 seconds.</value>
+    /// The longest pause after an unexpected error (database unreachable) before the loop tries again. The pause
+    /// starts at 100 ms, doubles with each consecutive failure up to this value (with jitter: between half of it and
+    /// all of it), and starts over as soon as a statement succeeds. Kept short so that dispatching resumes within
+    /// about a second of the database accepting connections again (after a restart or a failover); each try is one
+    /// connection attempt per dispatcher loop, which a recovering server takes easily.
+    /// <value>The default value is 1 second.</value>
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
-    public TimeSpan ErrorMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ErrorMaxDelay { get; set; } = TimeSpan.FromSeconds(1);
 }

@@ -26,8 +26,20 @@ public sealed class OutboxMessage
     /// </summary>
     public long? SequenceNumber { get; init; }
 
-    /// <summary>The serialized payload.</summary>
+    /// <summary>
+    /// The serialized payload. Empty when the store left out a payload above
+    /// <see cref="OutboxDispatcherOptions.MaxPayloadSize"/> (see <see cref="PayloadSize"/>).
+    /// </summary>
     public required ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <summary>
+    /// The payload's size in bytes as the store holds it, or 0 when the store does not say (then
+    /// <see cref="Payload"/>'s length is the size). A relational store reads the size in the claim and leaves out a
+    /// payload above <see cref="OutboxDispatcherOptions.MaxPayloadSize"/>, so a row that got into the table anyway
+    /// (written by SQL, or the limit lowered since) is never loaded whole: the dispatcher dead-letters it, unsent,
+    /// with the size and the limit in its reason.
+    /// </summary>
+    public long PayloadSize { get; init; }
 
     /// <summary>The payload's content type, for example <c>application/json</c>.</summary>
     public required string ContentType { get; init; }

@@ -98,6 +98,15 @@ public sealed class BenchOptions
     /// <summary>PostgreSQL: <c>SynchronousCommit</c> of the dispatchers' statements; <see langword="null"/> = the library default.</summary>
     public bool? PgSynchronousCommit { get; private set; }
 
+    /// <summary>oversized: the size of the row written by SQL, in MiB.</summary>
+    public int PayloadMegabytes { get; private set; } = 100;
+
+    /// <summary>isolation: the transport, rabbitmq or http.</summary>
+    public string Transport { get; private set; } = "rabbitmq";
+
+    /// <summary>isolation (http): how long the bad receiver refuses connections, in seconds.</summary>
+    public double OutageSeconds { get; private set; } = 60;
+
     /// <summary>xmin: how long the other session keeps its transaction (and snapshot) open, in seconds.</summary>
     public double HoldSeconds { get; private set; } = 180;
 
@@ -127,6 +136,9 @@ public sealed class BenchOptions
                    --inbox-batch and --baseline (raw STOMP ceiling) as for rabbitmq; broker: OUTBOX_TEST_ACTIVEMQ, else a local one
           soak     sustained load over N messages (default 10M): throughput, table/index size, dead tuples per segment
           xmin     steady load with and without another session holding a transaction open; claim latency
+          oversized a row of --payload-mb written by SQL is dead-lettered; the process's peak RSS growth meanwhile
+          isolation healthy destination's p50/p99 with and without a bad one next to it (--transport rabbitmq|http)
+          pooler   drain msg/s direct vs through PgBouncer, and cross-process wake-up latency behind it
 
         Options:
           --provider postgres|sqlite   database (default postgres)
@@ -158,6 +170,9 @@ public sealed class BenchOptions
           --pg-floor-refresh <ms>      PostgreSQL ClaimFloorRefreshInterval (default: library default)
           --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
           --pg-synchronous-commit on|off  PostgreSQL SynchronousCommit of the dispatchers' statements (default: library default, off)
+          --payload-mb N               oversized: the row's payload in MiB (default 100)
+          --transport rabbitmq|http    isolation: the transport (default rabbitmq)
+          --outage-seconds S           isolation (http): how long the bad receiver refuses connections (default 60)
           --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
           --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
           --report-every N             soak: messages per reported segment (default 1000000)
@@ -252,6 +267,19 @@ public sealed class BenchOptions
                     break;
                 case "--pg-fillfactor":
                     options.PostgresFillFactor = Int(name, Value(), 10, 100);
+                    break;
+                case "--payload-mb":
+                    options.PayloadMegabytes = Int(name, Value(), 1, 1024);
+                    break;
+                case "--transport":
+                    options.Transport = Value().ToLowerInvariant() switch
+                    {
+                        var t when t is "rabbitmq" or "http" => t,
+                        var other => throw new BenchOptionsException($"Option --transport: '{other}' is not rabbitmq or http."),
+                    };
+                    break;
+                case "--outage-seconds":
+                    options.OutageSeconds = Int(name, Value(), 1, 3600);
                     break;
                 case "--messages":
                     options.Messages = Int(name, Value(), 1, 100_000_000);

@@ -15,6 +15,9 @@ public static class ScenarioCatalog
         ["activemq"] = ActiveMqScenario.RunAsync,
         ["soak"] = SoakScenario.RunAsync,
         ["xmin"] = XminScenario.RunAsync,
+        ["oversized"] = OversizedScenario.RunAsync,
+        ["isolation"] = IsolationScenario.RunAsync,
+        ["pooler"] = PoolerScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>

@@ -21,6 +21,9 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
     private int _dbRestarts;
     private int _brokerRestarts;
 
+    // Per database restart: seconds from the server accepting connections again to the next delivered message.
+    private readonly List<double> _resumeSeconds = [];
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -199,6 +202,14 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
                 output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] restarting PostgreSQL (immediate) at {produced} produced");
                 await cluster.RestartAsync(immediate: true, cancellationToken);
                 _dbRestarts++;
+                var resume = await MeasureResumeAsync(database, cancellationToken, line => output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] {line}"));
+                if (resume is { } seconds)
+                {
+                    _resumeSeconds.Add(seconds);
+                }
+
+                output.WriteLine($"[{stopwatch.Elapsed:mm\\:ss}] PostgreSQL accepts connections again; next delivery after " +
+                                 (resume is { } r ? $"{r:0.000} s" : "more than 60 s (not measured)"));
             }
 
             if (restartBroker is not null && _brokerRestarts < options.BrokerRestarts && fraction >= (_brokerRestarts + 0.5) / (options.BrokerRestarts + 0.5))
@@ -268,6 +279,92 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         return false;
     }
 
+    /// <summary>
+    /// From the moment <c>pg_ctl restart -w</c> returned (the server accepts connections) to the next message a
+    /// dispatcher delivered and acknowledged. Watched: the rows waiting and claimable at the probe's first read (not
+    /// under a lease taken before the restart: a batch sent just before the crash, whose acknowledgement failed,
+    /// stays leased until its lease expires and says nothing about the dispatcher being back), counted until their
+    /// number drops. When none is claimable, it waits for rows written from then on. The first read comes after the
+    /// moment, so a delivery before it is seen only at the next one: the figure errs on the long side.
+    /// </summary>
+    private static async Task<double?> MeasureResumeAsync(string database, CancellationToken cancellationToken, Action<string>? log = null)
+    {
+        var started = Stopwatch.StartNew();
+        var connectionString = new NpgsqlConnectionStringBuilder(database) { Pooling = false, ApplicationName = "chaos-resume-probe" }.ConnectionString;
+        NpgsqlConnection? connection = null;
+        long[]? watched = null;
+        var reported = false;
+        try
+        {
+            while (started.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                try
+                {
+                    if (connection is null)
+                    {
+                        connection = new NpgsqlConnection(connectionString);
+                        await connection.OpenAsync(cancellationToken);
+                    }
+
+                    if (watched is null)
+                    {
+                        await using var pick = new NpgsqlCommand(
+                            """
+                            SELECT COALESCE(array_agg(id) FILTER (WHERE lease_expires_at IS NULL OR lease_expires_at <= now()), '{}'),
+                                   count(*)
+                            FROM orders.outbox_messages
+                            """,
+                            connection);
+                        await using var reader = await pick.ExecuteReaderAsync(cancellationToken);
+                        await reader.ReadAsync(cancellationToken);
+                        var claimable = reader.GetFieldValue<long[]>(0);
+                        var waiting = reader.GetInt64(1);
+                        if (!reported)
+                        {
+                            log?.Invoke($"resume probe: {waiting} row(s) waiting at its first read {started.Elapsed.TotalSeconds:0.000} s after the restart, " +
+                                        $"{waiting - claimable.Length} of them under a lease taken before it");
+                            reported = true;
+                        }
+
+                        if (claimable.Length > 0)
+                        {
+                            watched = claimable;
+                        }
+                    }
+                    else
+                    {
+                        await using var count = new NpgsqlCommand("SELECT count(*) FROM orders.outbox_messages WHERE id = ANY($1)", connection);
+                        count.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = watched });
+                        if ((long)(await count.ExecuteScalarAsync(cancellationToken))! < watched.Length)
+                        {
+                            return started.Elapsed.TotalSeconds;
+                        }
+                    }
+                }
+                catch (NpgsqlException)
+                {
+                    // Still recovering (or the probe's connection broke): try again.
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync();
+                        connection = null;
+                    }
+                }
+
+                await Task.Delay(10, cancellationToken);
+            }
+
+            return null;
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     private TimeSpan NextKillDelay() => TimeSpan.FromSeconds(options.KillEvery * (0.5 + _random.NextDouble()));
 
     private async Task<string> CreateDatabaseAsync(string adminConnection, CancellationToken cancellationToken)
@@ -318,6 +415,13 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         output.WriteLine($"| poison orders / inbox dead letters / matching | {c.PoisonOrders} / {c.InboxDeadLetters} / {c.PoisonDeadLettered} |");
         output.WriteLine($"| outbox dead letters / still pending | {c.OutboxDeadLetters} / {c.OutboxPending} |");
         output.WriteLine($"| kills / db restarts / broker restarts | {_kills} / {_dbRestarts} / {_brokerRestarts} |");
+        var resumeP99 = _resumeSeconds.Count == 0 ? (double?)null : Percentile(_resumeSeconds, 0.99);
+        if (_dbRestarts > 0)
+        {
+            output.WriteLine($"| db accepts connections → next delivery, p99 / max over {_resumeSeconds.Count} restart(s) | " +
+                             (resumeP99 is { } p ? $"{p:0.000} s / {_resumeSeconds.Max():0.000} s" : "not measured") + " |");
+        }
+
         output.WriteLine($"| L / F / O / R / P_s | {l:0.######} / {f:0.######} / {o:0.######} / {r:0.######} / {ps:0.######} |");
         output.WriteLine($"| time | {elapsed.TotalSeconds:0.0} s ({c.Orders / Math.Max(elapsed.TotalSeconds, 0.001):0} msg/s overall) |");
         var json = JsonSerializer.Serialize(new
@@ -333,6 +437,8 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
             P_s = ps,
             kills = _kills,
             db_restarts = _dbRestarts,
+            db_resume_p99_s = resumeP99 is { } p99 ? Math.Round(p99, 3) : (double?)null,
+            db_resume_s = _resumeSeconds.Select(x => Math.Round(x, 3)).ToArray(),
             broker_restarts = _brokerRestarts,
             poison = c.PoisonOrders,
             dead_letters = c.InboxDeadLetters,
@@ -345,5 +451,13 @@ public sealed class ChaosRun(ChaosOptions options, TextWriter output)
         output.WriteLine(json);
         var ok = finished && c.Lost == 0 && c.Duplicates == 0 && c.OrderViolations == 0 && c.PaymentsWithoutOrder == 0 && poisonOk && c.Orders == options.Messages;
         return ok ? 0 : 1;
+    }
+
+    /// <summary>The nearest-rank percentile (with 5 values, p99 is the largest).</summary>
+    private static double Percentile(List<double> values, double fraction)
+    {
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(fraction * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 }

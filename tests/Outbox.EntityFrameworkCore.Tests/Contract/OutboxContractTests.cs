@@ -299,6 +299,71 @@ public abstract class OutboxContractTests<TFixture>(TFixture fixture) : Database
     }
 
     [Fact]
+    public async Task Claim_RowAboveMaxPayloadSize_ReturnsItsSizeWithoutThePayload()
+    {
+        // Published under the default limit (4 MiB) and claimed under a lower one: the row is in the table anyway.
+        await using (var context = Database.CreateContext())
+        {
+            context.Publish(new OrderPlaced(Guid.NewGuid(), new string('x', 4000), 1));
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "small", 2));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        var stored = await StoredPayloadSizesAsync();
+        using var host = OutboxTestHost.Build(Database, new InMemoryTransport(), o =>
+        {
+            o.Enabled = false;
+            o.MaxPayloadSize = 1024;
+        });
+        var store = host.Services.GetRequiredService<IOutboxStore>();
+        var claimed = await store.ClaimAsync(Guid.NewGuid(), 10, TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(2, claimed.Count);
+        Assert.True(claimed[0].Payload.IsEmpty, "the payload above the limit was read");
+        Assert.Equal(stored[0], claimed[0].PayloadSize);
+        Assert.True(stored[0] > 4000, $"stored size {stored[0]}");
+        Assert.Equal(stored[1], claimed[1].Payload.Length);
+        Assert.Equal(stored[1], claimed[1].PayloadSize);
+    }
+
+    [Fact]
+    public async Task Dispatcher_RowAboveMaxPayloadSize_IsDeadLetteredUnsentWithItsSizeAndTheLimit()
+    {
+        Guid big;
+        await using (var context = Database.CreateContext())
+        {
+            big = context.Publish(new OrderPlaced(Guid.NewGuid(), new string('x', 4000), 1));
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "small", 2));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        var size = (await StoredPayloadSizesAsync())[0];
+        var transport = new InMemoryTransport();
+        using var host = await OutboxTestHost.StartAsync(Database, transport, o => o.MaxPayloadSize = 1024);
+        await host.Services.WaitForOutboxDeliveryAsync(DeliveryTimeout, Ct);
+        await host.StopAsync(Ct);
+
+        var sent = Assert.Single(transport.Sent);
+        Assert.NotEqual(big, sent.MessageId);
+        await using var check = Database.CreateContext();
+        var dead = Assert.Single(await check.Set<DeadLetterRecord>().ToListAsync(Ct));
+        Assert.Equal(big, dead.MessageId);
+        Assert.Equal(1, dead.Attempts);
+        Assert.Contains($"The payload is {size} bytes, above the limit of 1024 bytes", dead.Reason, StringComparison.Ordinal);
+        Assert.Contains("Outbox:Dispatcher:MaxPayloadSize", dead.Reason, StringComparison.Ordinal);
+        Assert.Equal(size, dead.Payload.Length); // moved whole by the database, nothing lost
+        await AssertOutboxEmptyAsync();
+    }
+
+    /// <summary>The stored payload sizes of the outbox rows, in position order.</summary>
+    private async Task<long[]> StoredPayloadSizesAsync()
+    {
+        await using var context = Database.CreateContext();
+        var rows = await context.Set<OutboxRecord>().OrderBy(r => r.Id).ToListAsync(Ct);
+        return [.. rows.Select(r => (long)r.Payload.Length)];
+    }
+
+    [Fact]
     public async Task Dispatcher_PoisonMessage_DoesNotDelayOthers()
     {
         Guid poison;

@@ -13,6 +13,11 @@ internal sealed class FakeOutboxStore : IOutboxStore
 
     public int FailNextClaims { get; set; }
 
+    /// <summary>Acknowledgements that fail (database gone after the claim) before one succeeds.</summary>
+    public int FailNextAcknowledgements { get; set; }
+
+    public int AcknowledgeCalls { get; private set; }
+
     public int ClaimCalls { get; private set; }
 
     public ConcurrentBag<long> Acknowledged { get; } = [];
@@ -61,6 +66,13 @@ internal sealed class FakeOutboxStore : IOutboxStore
 
     public Task AcknowledgeAsync(Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken)
     {
+        AcknowledgeCalls++;
+        if (FailNextAcknowledgements > 0)
+        {
+            FailNextAcknowledgements--;
+            throw new InvalidOperationException("database unreachable");
+        }
+
         foreach (var p in positions)
         {
             Acknowledged.Add(p);

@@ -27,6 +27,24 @@ public sealed class OutboxDispatcherTests
     }
 
     [Fact]
+    public async Task Dispatch_WhenTheAcknowledgementFails_RetriesItOnceTheDatabaseIsBackWithoutSendingAgain()
+    {
+        var store = new FakeOutboxStore { FailNextAcknowledgements = 3 };
+        store.Add();
+        var (host, transport) = Build(store, o => o.ErrorMaxDelay = TimeSpan.FromMilliseconds(50));
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => !store.Acknowledged.IsEmpty);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Single(store.Acknowledged);
+        Assert.Equal(4, store.AcknowledgeCalls);
+        Assert.Equal(1, transport.SendCalls);
+    }
+
+    [Fact]
     public async Task Dispatch_MessageClaimedMoreThanMaxAttempts_IsDeadLetteredWithoutSending()
     {
         var store = new FakeOutboxStore();
