@@ -19,8 +19,6 @@ namespace Outbox.ActiveMQ;
 internal sealed class ActiveMqInboxConsumer : BackgroundService
 {
     private const string SubscriptionId = "0";
-    private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(200);
-
     private readonly string _consumer;
     private readonly ActiveMqConnectionFactory _factory;
     private readonly ActiveMqOptions _options;
@@ -59,47 +57,14 @@ internal sealed class ActiveMqInboxConsumer : BackgroundService
     /// <summary>The connection of the current session once subscribed, or null between sessions. For tests.</summary>
     internal StompConnection? CurrentConnection { get; private set; }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            TimeSpan pause;
-            try
-            {
-                var reason = await RunSessionAsync(stoppingToken).ConfigureAwait(false);
-                if (stoppingToken.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                failures = 0;
-                pause = _options.ReconnectInterval;
-                ActiveMqLog.ConsumerSessionEnded(_logger, _consumer, reason, Interlocked.Exchange(ref _lostSettlements, 0));
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                failures++;
-                pause = RetryBackoff.Compute(
-                    failures, ErrorBaseDelay, TimeSpan.FromTicks(Math.Max(_options.ReconnectInterval.Ticks * 8, ErrorBaseDelay.Ticks)), Random.Shared.NextDouble());
-                ActiveMqLog.ConsumerFailed(_logger, ex, _consumer, pause);
-            }
-
-            try
-            {
-                await Task.Delay(pause, _time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        ConsumerSessionLoop.RunAsync(
+            RunSessionAsync,
+            reason => ActiveMqLog.ConsumerSessionEnded(_logger, _consumer, reason, Interlocked.Exchange(ref _lostSettlements, 0)),
+            (ex, pause) => ActiveMqLog.ConsumerFailed(_logger, ex, _consumer, pause),
+            _options.ReconnectInterval,
+            _time,
+            stoppingToken);
 
     /// <summary>Runs one session until it ends (returns why) or the host stops.</summary>
     private async Task<string> RunSessionAsync(CancellationToken stoppingToken)

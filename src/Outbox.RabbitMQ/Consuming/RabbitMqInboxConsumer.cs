@@ -17,8 +17,6 @@ namespace Outbox.RabbitMQ;
 /// </summary>
 internal sealed class RabbitMqInboxConsumer : BackgroundService
 {
-    private static readonly TimeSpan ErrorBaseDelay = TimeSpan.FromMilliseconds(200);
-
     private readonly string _consumer;
     private readonly RabbitMqConnectionFactory _factory;
     private readonly RabbitMqOptions _options;
@@ -58,47 +56,14 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     /// <summary>The channel of the current session, or null between sessions. For tests that simulate a crash.</summary>
     internal IChannel? CurrentChannel { get; private set; }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        await Task.Yield();
-        var failures = 0;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            TimeSpan pause;
-            try
-            {
-                var reason = await RunSessionAsync(stoppingToken).ConfigureAwait(false);
-                if (stoppingToken.IsCancellationRequested)
-                {
-                    break;
-                }
-
-                failures = 0;
-                pause = _options.ReconnectInterval;
-                var lost = Interlocked.Exchange(ref _lostSettlements, 0);
-                RabbitMqLog.ConsumerSessionEnded(_logger, _consumer, reason, lost);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex)
-            {
-                failures++;
-                pause = Backoff(failures);
-                RabbitMqLog.ConsumerFailed(_logger, ex, _consumer, pause);
-            }
-
-            try
-            {
-                await Task.Delay(pause, _time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        ConsumerSessionLoop.RunAsync(
+            RunSessionAsync,
+            reason => RabbitMqLog.ConsumerSessionEnded(_logger, _consumer, reason, Interlocked.Exchange(ref _lostSettlements, 0)),
+            (ex, pause) => RabbitMqLog.ConsumerFailed(_logger, ex, _consumer, pause),
+            _options.ReconnectInterval,
+            _time,
+            stoppingToken);
 
     /// <summary>Runs one session until it ends (returns why) or the host stops.</summary>
     private async Task<string> RunSessionAsync(CancellationToken stoppingToken)
@@ -417,8 +382,5 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     }
 
     /// <summary>Exponential from 200 ms, capped at 8 × <see cref="RabbitMqOptions.ReconnectInterval"/>, with equal jitter.</summary>
-    private TimeSpan Backoff(int failures) => RetryBackoff.Compute(
-        failures, ErrorBaseDelay, TimeSpan.FromTicks(Math.Max(_options.ReconnectInterval.Ticks * 8, ErrorBaseDelay.Ticks)), Random.Shared.NextDouble());
-
     private static TaskCompletionSource NewDrained() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
