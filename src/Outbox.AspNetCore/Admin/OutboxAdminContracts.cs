@@ -26,7 +26,44 @@ internal sealed record OutboxStatsResponse
     public bool InboxAvailable { get; init; }
 
     public required IReadOnlyList<OutboxStatsBucket> Series { get; init; }
+
+    /// <summary>The destinations whose endpoint has failed, open circuits first (as <c>GET .../endpoints</c>).</summary>
+    public IReadOnlyList<OutboxEndpointResponse> Endpoints { get; init; } = [];
 }
+
+/// <summary>
+/// One destination's circuit, as <c>GET .../endpoints</c> shows it: its state (<c>open</c>, <c>halfOpen</c>,
+/// <c>closed</c>) since when, the endpoint failure that opened it (type and message) and the sends refused since.
+/// </summary>
+internal sealed record OutboxEndpointResponse(
+    string Destination,
+    string State,
+    DateTimeOffset Since,
+    string? CauseType,
+    string? Cause,
+    DateTimeOffset? CauseAt,
+    long Refused)
+{
+    public static IReadOnlyList<OutboxEndpointResponse> From(OutboxEndpointStates? states) =>
+        states is null
+            ? []
+            : states.Snapshot().Select(static s => new OutboxEndpointResponse(
+                s.Destination,
+                s.State switch
+                {
+                    OutboxCircuitState.Open => "open",
+                    OutboxCircuitState.HalfOpen => "halfOpen",
+                    _ => "closed",
+                },
+                s.Since,
+                s.CauseType,
+                s.Cause,
+                s.CauseAt,
+                s.Refused)).ToList();
+}
+
+/// <summary>Answer of <c>GET .../endpoints</c>.</summary>
+internal sealed record OutboxEndpointsResponse(IReadOnlyList<OutboxEndpointResponse> Endpoints);
 
 /// <summary>The backlog reading as the stats endpoint shows it.</summary>
 internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSeconds, DateTimeOffset? OldestCreatedAt, long DeadLetters, DateTimeOffset ReadAt);
@@ -37,6 +74,7 @@ internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSecon
 [JsonSerializable(typeof(OutboxPurgeRequest))]
 [JsonSerializable(typeof(OutboxPurgeResponse))]
 [JsonSerializable(typeof(OutboxStatsResponse))]
+[JsonSerializable(typeof(OutboxEndpointsResponse))]
 [JsonSerializable(typeof(OutboxAdminPage<OutboxAdminMessage>))]
 [JsonSerializable(typeof(OutboxAdminPage<InboxAdminDeadLetter>))]
 [JsonSerializable(typeof(OutboxAdminMessage))]

@@ -15,6 +15,9 @@ internal static class OutboxAdminEndpoints
     {
         var api = group.MapGroup("/api");
         api.MapGet("/stats", Handler(StatsAsync));
+        api.MapGet("/endpoints", (HttpContext http) => Results.Json(
+            new OutboxEndpointsResponse(OutboxEndpointResponse.From(http.RequestServices.GetService<OutboxEndpointStates>())),
+            OutboxAdminJsonContext.Default.OutboxEndpointsResponse));
         api.MapGet("/pending", Handler(http => ListAsync(http, deadLetters: false)));
         api.MapGet("/pending/{id}", (HttpContext http, string id) => GetAsync(http, id, deadLetters: false));
         api.MapGet("/dead-letters", Handler(http => ListAsync(http, deadLetters: true)));
@@ -86,6 +89,7 @@ internal static class OutboxAdminEndpoints
             RefreshSeconds = options.Value.DashboardRefresh.TotalSeconds,
             InboxAvailable = inbox is not null && await inbox.IsAvailableAsync(http.RequestAborted).ConfigureAwait(false),
             Series = metrics.Snapshot(),
+            Endpoints = OutboxEndpointResponse.From(http.RequestServices.GetService<OutboxEndpointStates>()),
         };
         return Results.Json(response, OutboxAdminJsonContext.Default.OutboxStatsResponse);
     }

@@ -37,6 +37,7 @@ public static class OutboxServiceCollectionExtensions
         services.TryAddSingleton<OutboxDispatcherHeartbeat>();
         services.TryAddSingleton<IMessageSerializer>(SystemTextJsonMessageSerializer.Default);
         services.TryAddSingleton<OutboxTransportPipeline>();
+        services.TryAddSingleton<OutboxEndpointStates>();
         services.TryAddSingleton<OutboxDeliveryAwaiter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxDispatcher>());
         services.TryAddSingleton<OutboxBacklogMonitor>();

@@ -22,6 +22,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 
     private readonly IServiceProvider _services;
     private readonly OutboxTransportPipeline _transportPipeline;
+    private readonly OutboxEndpointStates _endpoints;
     private IOutboxStore _store = null!;
     private OutboxDispatcherHeartbeat? _heartbeat;
     private IMessageTransport _transport = null!;
@@ -35,6 +36,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     public OutboxDispatcher(
         IServiceProvider services,
         OutboxTransportPipeline pipeline,
+        OutboxEndpointStates endpoints,
         OutboxSignal signal,
         IOptions<OutboxDispatcherOptions> options,
         TimeProvider timeProvider,
@@ -42,6 +44,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     {
         _services = services;
         _transportPipeline = pipeline;
+        _endpoints = endpoints;
         _signal = signal;
         _options = options.Value;
         _time = timeProvider;
@@ -275,6 +278,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 static (state, token) => new ValueTask(state.Transport.SendAsync(state.Message, token)),
                 (Transport: _transport, Message: message),
                 sendAbort).ConfigureAwait(false);
+            _endpoints.Delivered(message.Destination);
             var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
             OutboxTelemetry.Dispatched.Add(1, destination);
             OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination);
@@ -303,11 +307,13 @@ internal sealed class OutboxDispatcher : BackgroundService
         catch (BrokenCircuitException ex)
         {
             // Open: wait out the break. Half-open (a probe is in flight): look again soon.
-            var retryAfter = ex.RetryAfter is { } after && after > TimeSpan.Zero ? after : HalfOpenCircuitDelay;
-            return SendOutcome.CircuitOpened(retryAfter, Truncate(DescribeCircuit(message.Destination, ex)));
+            var open = ex.RetryAfter is { } after && after > TimeSpan.Zero;
+            _endpoints.Refused(message.Destination, 1, halfOpen: !open, ex.InnerException);
+            return SendOutcome.CircuitOpened(open ? ex.RetryAfter!.Value : HalfOpenCircuitDelay, Truncate(DescribeCircuit(message.Destination, ex)));
         }
         catch (Exception ex)
         {
+            _endpoints.EndpointFailed(message.Destination, ex);
             RecordFailure(activity, message, ex, "endpoint");
             return SendOutcome.Failed(ex, Truncate(Describe(ex)));
         }
@@ -365,10 +371,15 @@ internal sealed class OutboxDispatcher : BackgroundService
             new KeyValuePair<string, object?>("outbox.failure", failureOf));
     }
 
-    /// <summary>The open circuit and the endpoint failure that opened it (Polly keeps it as the inner exception).</summary>
-    private static string DescribeCircuit(string destination, BrokenCircuitException exception) =>
-        exception.InnerException is { } cause
-            ? $"The circuit of destination '{destination}' is open after endpoint failures; the last: {Describe(cause)}"
+    /// <summary>
+    /// The open circuit and the endpoint failure that opened it: Polly keeps it as the inner exception; when it kept
+    /// none (a half-open circuit refusing sends while its probe is in flight), the last endpoint failure this
+    /// dispatcher saw for the destination. This is what a pending row's last error shows, never Polly's bare
+    /// "The circuit is now open" text.
+    /// </summary>
+    private string DescribeCircuit(string destination, BrokenCircuitException exception) =>
+        (exception.InnerException is { } cause ? Describe(cause) : _endpoints.LastFailure(destination)) is { } last
+            ? $"The circuit of destination '{destination}' is open after endpoint failures; the last: {last}"
             : $"The circuit of destination '{destination}' is open after endpoint failures.";
 
     private static Activity? StartDispatchActivity(OutboxMessage message)

@@ -376,6 +376,95 @@ public sealed class OutboxAdminApiTests
         Assert.Contains("SqliteException", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    // ---- Endpoints ----------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Endpoints_TransportRefusesConnections_ShowsTheDestinationOpenWithTheRealCause()
+    {
+        await using var app = await AdminTestApp.StartAsync(null, static builder =>
+        {
+            builder.Services.Configure<OutboxDispatcherOptions>(o =>
+            {
+                o.Enabled = true;
+                o.MaxAttempts = 1000; // the outage alone never dead-letters
+                o.RetryBaseDelay = TimeSpan.FromMilliseconds(50);
+                o.RetryMaxDelay = TimeSpan.FromMilliseconds(200);
+                o.PollingInterval = TimeSpan.FromMilliseconds(100);
+            });
+            builder.Services.Configure<OutboxResilienceOptions>(r => r.Configure = static (pipeline, _) => pipeline.AddCircuitBreaker(
+                new Polly.CircuitBreaker.CircuitBreakerStrategyOptions
+                {
+                    FailureRatio = 0.5,
+                    MinimumThroughput = 2,
+                    SamplingDuration = TimeSpan.FromSeconds(30),
+                    BreakDuration = TimeSpan.FromMinutes(5), // stays open for the test
+                    ShouldHandle = args => new ValueTask<bool>(OutboxResilience.IsEndpointFailure(args.Outcome.Exception)),
+                }));
+            builder.Services.AddSingleton<IMessageTransport, RefusingTransport>();
+        });
+        await app.PublishAsync(30);
+        using var client = app.Client();
+
+        // Waits on progress (the circuit reported open and a send refused), with a generous bound for a loaded machine.
+        JsonElement orders = default;
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            var body = await client.GetFromJsonAsync<JsonElement>("outbox/api/endpoints", Ct);
+            orders = body.GetProperty("endpoints").EnumerateArray().FirstOrDefault(e => e.GetProperty("destination").GetString() == "orders");
+            if (orders.ValueKind == JsonValueKind.Object && orders.GetProperty("state").GetString() == "open" && orders.GetProperty("refused").GetInt64() > 0)
+            {
+                break;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.True(orders.ValueKind == JsonValueKind.Object, "the destination 'orders' never showed up in api/endpoints");
+        Assert.Equal("open", orders.GetProperty("state").GetString());
+        Assert.True(orders.GetProperty("refused").GetInt64() > 0, orders.ToString());
+        Assert.Equal(typeof(System.Net.Sockets.SocketException).FullName, orders.GetProperty("causeType").GetString());
+        Assert.Equal(RefusingTransport.Message, orders.GetProperty("cause").GetString());
+        Assert.True(orders.TryGetProperty("since", out _));
+
+        // The stats the dashboard polls carry the same list.
+        var stats = await client.GetFromJsonAsync<JsonElement>("outbox/api/stats", Ct);
+        Assert.Contains(stats.GetProperty("endpoints").EnumerateArray(), e => e.GetProperty("destination").GetString() == "orders");
+
+        // A pending row refused by the open circuit names the endpoint failure, not Polly's "The circuit is now open".
+        string?[] errors = [];
+        deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>("outbox/api/pending?pageSize=100", Ct);
+            errors = page.GetProperty("items").EnumerateArray()
+                .Select(m => m.TryGetProperty("error", out var e) ? e.GetString() : null)
+                .ToArray();
+            if (errors.Any(e => e?.Contains("circuit of destination 'orders' is open", StringComparison.Ordinal) == true))
+            {
+                break;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        var refused = errors.Where(e => e?.Contains("is open", StringComparison.Ordinal) == true).ToList();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, e =>
+        {
+            Assert.Contains(RefusingTransport.Message, e, StringComparison.Ordinal);
+            Assert.DoesNotContain("The circuit is now open", e, StringComparison.Ordinal);
+        });
+    }
+
+    private sealed class RefusingTransport : IMessageTransport
+    {
+        public const string Message = "Connection refused (test receiver 127.0.0.1:9)";
+
+        public Task SendAsync(OutboxMessage message, CancellationToken cancellationToken) =>
+            Task.FromException(new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused, Message));
+    }
+
     private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string field)
     {
         var text = await response.Content.ReadAsStringAsync(Ct);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Outbox.AspNetCore.Tests.Infrastructure;
 using Outbox.EntityFrameworkCore;
 using Outbox.TestInfrastructure;
@@ -27,6 +28,11 @@ public sealed class DashboardBrowserTests
         var target = await app.AddDeadLetterAsync(101, partitionKey: "order-7", sequence: 2);
         var other = await app.AddDeadLetterAsync(102, partitionKey: "order-8", sequence: 1);
 
+        // The circuit of 'payments' as the dispatcher reports it after its endpoint refused connections.
+        var endpoints = app.Services.GetRequiredService<OutboxEndpointStates>();
+        endpoints.EndpointFailed("payments", new System.Net.Sockets.SocketException(111, "Connection refused (payments:443)"));
+        endpoints.Refused("payments", 4, halfOpen: false, cause: null);
+
         var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-e2e.png");
         var result = await RunNodeAsync(node, script, new Dictionary<string, string>
         {
@@ -34,6 +40,7 @@ public sealed class DashboardBrowserTests
             ["OUTBOX_CHROMIUM"] = chromium,
             ["OUTBOX_REQUEUE_ID"] = "101",
             ["OUTBOX_EXPECT_PENDING"] = "3",
+            ["OUTBOX_EXPECT_OPEN_ENDPOINT"] = "payments",
             ["OUTBOX_HEADERS"] = """{"X-Test-User":"browser","X-Test-Roles":"ops"}""",
             ["OUTBOX_SCREENSHOT"] = screenshot,
         });
@@ -46,6 +53,11 @@ public sealed class DashboardBrowserTests
         Assert.Equal("2", seen.GetProperty("deadLettersBefore").GetString());
         Assert.Equal("4", seen.GetProperty("pendingAfter").GetString());
         Assert.Contains("Shop.OrderPlaced", seen.GetProperty("rowText").GetString(), StringComparison.Ordinal);
+        var endpointText = seen.GetProperty("endpointText").GetString();
+        Assert.Contains("payments", endpointText, StringComparison.Ordinal);
+        Assert.Contains("System.Net.Sockets.SocketException: Connection refused (payments:443)", endpointText, StringComparison.Ordinal);
+        Assert.Contains("4 refused", endpointText, StringComparison.Ordinal);
+        Assert.Equal("1 open", seen.GetProperty("endpointsSummary").GetString());
 
         // The click really moved the row: gone from the dead letters, back in the outbox with its identity.
         await using var check = app.CreateContext();

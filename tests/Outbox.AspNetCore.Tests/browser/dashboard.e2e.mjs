@@ -1,7 +1,8 @@
 // Drives Debian's Chromium (headless) through the outbox dashboard, for DashboardBrowserTests.
 // Input (environment): OUTBOX_URL (the dashboard), OUTBOX_CHROMIUM (executable), OUTBOX_REQUEUE_ID (a dead letter to
 // requeue), OUTBOX_EXPECT_PENDING (the backlog the page must show first), OUTBOX_HEADERS (JSON of request headers),
-// OUTBOX_SCREENSHOT (a PNG path, optional). Prints one JSON line with what it saw; exits 1 on any failure.
+// OUTBOX_EXPECT_OPEN_ENDPOINT (a destination the endpoints card must list open, optional), OUTBOX_SCREENSHOT (a PNG
+// path, optional). Prints one JSON line with what it saw; exits 1 on any failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,15 @@ try {
   await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), expectPending);
   seen.pendingBefore = await page.textContent('#pending-count');
   seen.deadLettersBefore = await page.textContent('#dead-letter-count');
+
+  // The endpoints card: the open circuit with the failure that opened it.
+  const openEndpoint = process.env.OUTBOX_EXPECT_OPEN_ENDPOINT;
+  if (openEndpoint) {
+    const item = page.locator(`#endpoints li[data-destination="${openEndpoint}"]`);
+    await item.waitFor({ state: 'visible' });
+    seen.endpointText = (await item.innerText()).replace(/\s+/g, ' ').trim();
+    seen.endpointsSummary = await page.textContent('#endpoints-summary');
+  }
 
   // The dead letter's row, then its requeue button.
   const row = page.locator(`#dead-letters tbody tr[data-id="${requeueId}"]`);

@@ -131,10 +131,29 @@
       await loadDeadLetters(true);
       await loadPending();
     }
+    showEndpoints(stats.endpoints || []);
     $('inbox-section').hidden = !stats.inboxAvailable;
     if (stats.inboxAvailable && $('inbox-dead-letters').dataset.loaded !== '1') {
       await loadInbox();
     }
+  }
+
+  // Open and half-open circuits with the endpoint failure that opened them; closed ones are only counted.
+  function showEndpoints(endpoints) {
+    const failing = endpoints.filter((e) => e.state !== 'closed');
+    $('endpoints-summary').textContent = failing.length === 0
+      ? 'All circuits closed' + (endpoints.length ? ' (' + endpoints.length + ' recovered)' : '')
+      : failing.length + ' open';
+    $('endpoints-summary').className = failing.length ? 'error' : '';
+    const list = $('endpoints');
+    list.replaceChildren(...failing.map((e) => {
+      const li = el('li', null, e.state);
+      li.dataset.destination = e.destination;
+      li.append(el('span', e.state === 'halfOpen' ? 'half-open' : 'open', 'state'), el('strong', e.destination));
+      li.append(el('span', 'since ' + when(e.since) + ', ' + e.refused + ' refused', 'meta'));
+      li.append(el('div', e.causeType ? e.causeType + ': ' + (e.cause ?? '') : 'cause unknown', 'cause'));
+      return li;
+    }));
   }
 
   // ---- Dead letters ------------------------------------------------------------------------------------------
