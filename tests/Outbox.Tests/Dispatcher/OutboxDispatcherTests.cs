@@ -182,6 +182,7 @@ public sealed class OutboxDispatcherTests
             store.Add(destination: "up");
         }
 
+        IReadOnlyList<OutboxEndpointState> endpoints;
         var (host, _) = Build(
             store,
             o => o.BatchSize = 10,
@@ -200,6 +201,7 @@ public sealed class OutboxDispatcherTests
             await host.StartAsync(Ct);
             await WaitUntilAsync(() => store.Released.Count == 30 && store.Acknowledged.Count == 30);
             await host.StopAsync(Ct);
+            endpoints = host.Services.GetRequiredService<OutboxEndpointStates>().Snapshot();
         }
 
         var refunded = store.Released.Where(r => r.RefundAttempt).ToList();
@@ -207,6 +209,11 @@ public sealed class OutboxDispatcherTests
         Assert.All(refunded, r => Assert.Contains("'down' is open", r.Error, StringComparison.Ordinal));
         Assert.All(refunded, r => Assert.Contains("connection refused", r.Error, StringComparison.Ordinal)); // ...for the real cause
         Assert.Equal(30, store.Acknowledged.Count); // ...and "up" was never refused
+
+        // The outbox's endpoint registry shows "down" open for its real cause, and "up" not at all.
+        var endpoint = Assert.Single(endpoints);
+        Assert.Equal(("down", OutboxCircuitState.Open, typeof(IOException).FullName, "connection refused"), (endpoint.Destination, endpoint.State, endpoint.CauseType, endpoint.Cause));
+        Assert.Equal(refunded.Count, endpoint.Refused);
     }
 
     [Theory]
