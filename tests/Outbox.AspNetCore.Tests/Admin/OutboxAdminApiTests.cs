@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Outbox.AspNetCore.Tests.Infrastructure;
 using Outbox.EntityFrameworkCore;
+using Polly;
 
 namespace Outbox.AspNetCore.Tests.Admin;
 
