@@ -127,6 +127,27 @@ internal static class EndToEndPhase
     }
 
     /// <summary>
+    /// Reports what every end-to-end scenario reports: the figures (seconds, rates, duplicates processed, CPU of the
+    /// machine, this process and the database, in this order; the caller chains its own after them) and the stage
+    /// table's header, its <paramref name="toBroker"/> row (until the outbox is empty) and its end-to-end row.
+    /// </summary>
+    public static Report ReportStages(Report report, int messages, TimeSpan elapsed, TimeSpan? outboxEmptyAfter, CpuUsage usage, long duplicates, string toBroker)
+    {
+        var rate = messages / elapsed.TotalSeconds;
+        report.AddRow("stage", "messages", "seconds", "msg/s");
+        report.AddRow(toBroker, Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
+        report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
+        return report.Set("seconds", elapsed.TotalSeconds)
+            .Set("msgs_per_s", rate)
+            .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
+            .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
+            .Set("duplicates_processed", duplicates)
+            .Set("cpu_machine_cores", usage.Machine)
+            .Set("cpu_self_cores", usage.Self)
+            .Set("cpu_db_cores", usage.Server);
+    }
+
+    /// <summary>
     /// The consumer host of an end-to-end scenario: warnings to stderr, the benchmark's inbox, consumer
     /// <paramref name="name"/> with the payment handler and <c>--inbox-batch</c>; <paramref name="services"/> adds the
     /// transport's connection settings and <paramref name="transport"/> picks the transport.

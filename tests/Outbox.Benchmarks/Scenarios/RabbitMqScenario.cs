@@ -109,15 +109,7 @@ public static class RabbitMqScenario
                     .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
             }
 
-            var rate = messages / elapsed.TotalSeconds;
-            report.Set("seconds", elapsed.TotalSeconds)
-                .Set("msgs_per_s", rate)
-                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
-                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
-                .Set("duplicates_processed", payments - distinct)
-                .Set("cpu_machine_cores", usage.Machine)
-                .Set("cpu_self_cores", usage.Self)
-                .Set("cpu_db_cores", usage.Server)
+            EndToEndPhase.ReportStages(report, messages, elapsed, outboxEmptyAfter, usage, payments - distinct, "outbox -> broker (confirmed, outbox empty)")
                 .Set("cpu_broker_cores", brokerCores)
                 .Set("broker_us_per_msg", brokerCores * elapsed.TotalSeconds * 1e6 / messages)
                 .Set("cpu_others_cores", usage.Others - (brokerCores ?? 0))
@@ -125,9 +117,6 @@ public static class RabbitMqScenario
                 .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
                 .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50));
 
-            report.AddRow("stage", "messages", "seconds", "msg/s");
-            report.AddRow("outbox -> broker (confirmed, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
-            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
             if (ceiling is not null)
             {
                 report.AddRow("broker ceiling (raw client, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
