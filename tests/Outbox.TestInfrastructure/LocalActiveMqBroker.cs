@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -69,7 +68,7 @@ public sealed class LocalActiveMqBroker : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), $"outbox-activemq-{Environment.ProcessId}-{Guid.NewGuid():N}"[..40]);
         Directory.CreateDirectory(Path.Combine(directory, "conf"));
         Directory.CreateDirectory(Path.Combine(directory, "data"));
-        var broker = new LocalActiveMqBroker(DebianHome, directory, PickFreePort());
+        var broker = new LocalActiveMqBroker(DebianHome, directory, ProcessRunner.PickFreePort());
         try
         {
             broker.WriteConfiguration();
@@ -306,20 +305,7 @@ public sealed class LocalActiveMqBroker : IAsyncDisposable
             sleep 1
             rm -rf "$directory"
             """;
-        var startInfo = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        foreach (var argument in (string[])["bash", "-c", script, "outbox-activemq-watchdog", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), _directory])
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        _watchdog = Process.Start(startInfo);
+        _watchdog = ProcessRunner.StartWatchdog(script, "outbox-activemq-watchdog", [_directory]);
     }
 
     private string TailOfLog()
@@ -333,12 +319,5 @@ public sealed class LocalActiveMqBroker : IAsyncDisposable
         {
             return "";
         }
-    }
-
-    private static int PickFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

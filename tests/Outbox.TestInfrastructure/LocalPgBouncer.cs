@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Outbox.TestInfrastructure;
@@ -101,7 +99,7 @@ public sealed class LocalPgBouncer : IAsyncDisposable
         // A port picked as free can be taken by someone else before PgBouncer binds it: then pick another.
         for (var attempt = 1; ; attempt++)
         {
-            var port = PickFreePort();
+            var port = ProcessRunner.PickFreePort();
             await WriteConfigAsync(target, port, poolSize, cancellationToken);
             var start = await ProcessRunner.RunPostgresToolAsync(binary, ["-d", ConfigFile], ToolTimeout, cancellationToken);
             if (start.ExitCode == 0)
@@ -230,20 +228,7 @@ public sealed class LocalPgBouncer : IAsyncDisposable
             [ -f "$pidfile" ] && kill -TERM "$(cat "$pidfile")"
             rm -rf "$directory"
             """;
-        var startInfo = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        foreach (var argument in (string[])["bash", "-c", script, "outbox-pgbouncer-watchdog", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), _directory, PidFile])
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        _watchdog = Process.Start(startInfo);
+        _watchdog = ProcessRunner.StartWatchdog(script, "outbox-pgbouncer-watchdog", [_directory, PidFile]);
     }
 
     private async Task CleanUpAsync()
@@ -284,13 +269,6 @@ public sealed class LocalPgBouncer : IAsyncDisposable
     }
 
     private static string Quote(string value) => "'" + value.Replace("'", "''", StringComparison.Ordinal) + "'";
-
-    private static int PickFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string FindBinary() =>
         ProcessRunner.FindOnPath("pgbouncer")

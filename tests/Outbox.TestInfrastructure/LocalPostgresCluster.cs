@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Outbox.TestInfrastructure;
@@ -160,7 +158,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         // A port picked as free can be taken by someone else before the server binds it: then pick another.
         for (var attempt = 1; ; attempt++)
         {
-            var port = options.Port ?? PickFreePort();
+            var port = options.Port ?? ProcessRunner.PickFreePort();
             await AppendSettingsAsync(new Dictionary<string, string> { ["port"] = port.ToString(CultureInfo.InvariantCulture) }, cancellationToken);
             var start = await PgCtlAsync(["-l", LogFile, "-w", "-t", TimeoutSeconds, "start"], cancellationToken);
             if (start.ExitCode == 0)
@@ -247,29 +245,11 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
             "$@"
             rm -rf "$directory"
             """;
-        var startInfo = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false,
-
-            // Redirected so that the watchdog does not hold this process's stdout open after it ends.
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
         string[] stop = [Path.Combine(_binDirectory, "pg_ctl"), "-D", DataDirectory, "-m", "immediate", "stop"];
-        string[] arguments =
-        [
-            "bash", "-c", script, "outbox-postgres-watchdog",
-            Environment.ProcessId.ToString(CultureInfo.InvariantCulture), _clusterDirectory,
-            .. ProcessRunner.IsRoot ? ["runuser", "-u", ProcessRunner.PostgresUser, "--", .. stop] : stop,
-        ];
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-
-        _watchdog = Process.Start(startInfo);
+        _watchdog = ProcessRunner.StartWatchdog(
+            script,
+            "outbox-postgres-watchdog",
+            [_clusterDirectory, .. ProcessRunner.IsRoot ? ["runuser", "-u", ProcessRunner.PostgresUser, "--", .. stop] : stop]);
     }
 
     private async Task CleanUpAsync()
@@ -327,13 +307,6 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
 
         Directory.CreateDirectory(path);
         return path;
-    }
-
-    private static int PickFreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<string> FindBinDirectoryAsync(CancellationToken cancellationToken)

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Outbox.TestInfrastructure;
 
@@ -18,6 +21,37 @@ internal static class ProcessRunner
     public const string PostgresUser = "postgres";
 
     public static bool IsRoot => Environment.UserName == "root";
+
+    /// <summary>A TCP port free on the loopback interface right now (the OS picks it).</summary>
+    public static int PickFreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// Starts a watchdog in its own session: <c>bash -c script name pid arguments...</c>, where pid is this process's id
+    /// ($1 in the script), so that the script can clean up after this process when it has gone without doing it.
+    /// Its pipes are redirected so that it does not hold this process's stdout open after it ends.
+    /// </summary>
+    public static Process? StartWatchdog(string script, string name, IEnumerable<string> arguments)
+    {
+        var startInfo = new ProcessStartInfo("setsid")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (var argument in (string[])["bash", "-c", script, name, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), .. arguments])
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(startInfo);
+    }
 
     /// <summary>
     /// Runs a command to its end and captures its output. Stdin is closed; on timeout or cancellation the

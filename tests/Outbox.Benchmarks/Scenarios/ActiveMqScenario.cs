@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Outbox.ActiveMQ;
 using Outbox.Benchmarks.Baselines;
 using Outbox.Benchmarks.Infrastructure;
@@ -23,7 +21,6 @@ public static class ActiveMqScenario
 {
     public const int DefaultMessages = 50_000;
     private const string Consumer = "bench-payments";
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
 
     public static async Task RunAsync(BenchContext context, BenchDatabase database, Report report)
     {
@@ -58,68 +55,20 @@ public static class ActiveMqScenario
             await fleet.Stats.PauseAsync();
             await fleet.StartAsync(ct);
             await consumer.StartAsync(ct);
-            var processed = 0L;
-            if (options.Warmup)
-            {
-                var warm = Math.Min(messages, 5_000);
-                await log.WriteLineAsync($"Warm-up: {warm:N0} messages end to end (not measured) ...");
-                await database.PrefillAsync(warm, ct);
-                fleet.Stats.Paused = false;
-                fleet.NotifyAll();
-                processed += warm;
-                await Wait.UntilAsync(async () => await inbox.CountPaymentsAsync(ct) >= processed, Poll, context.Timeout, "the warm-up messages were delivered", ct);
-                await fleet.Stats.PauseAsync();
-            }
-
-            await log.WriteLineAsync($"Pre-filling {messages:N0} messages ...");
-            await database.PrefillAsync(messages, ct);
-            await database.PrepareForRunAsync(ct);
-            fleet.Stats.Reset();
-            BenchPaymentHandler.Reset();
-            var cpu = CpuSample.Take();
-            var target = processed + messages;
-            await log.WriteLineAsync(
+            var processed = await EndToEndPhase.WarmUpAsync(context, database, fleet, inbox, messages, consumer: true);
+            var (target, elapsed, outboxEmptyAfter, usage, _) = await EndToEndPhase.MeasureAsync(
+                context,
+                database,
+                fleet,
+                inbox,
+                consumer,
+                "activemq",
+                messages,
+                processed,
+                consumer: true,
                 $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue} -> " +
                 $"consumer with {options.Lanes} lane(s), prefetch {prefetch}, inbox batch {inboxOptions.MaxBatchSize} ...");
-            var started = Stopwatch.GetTimestamp();
-            TimeSpan? outboxEmptyAfter = null;
-            fleet.Stats.BeginPhase();
-            fleet.Stats.Paused = false;
-            fleet.NotifyAll();
-            await using (Progress.Start(log, () =>
-            {
-                var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                var handled = BenchPaymentHandler.Handled;
-                return $"  [activemq] {t,6:0.0}s  sent {fleet.Stats.AckedRows,9:N0}  handled {handled,9:N0} ({handled / t,7:N0}/s)";
-            }))
-            {
-                await Wait.UntilAsync(
-                    async () =>
-                    {
-                        if (outboxEmptyAfter is null && await database.IsOutboxEmptyAsync(ct))
-                        {
-                            outboxEmptyAfter = Stopwatch.GetElapsedTime(started);
-                        }
-
-                        return outboxEmptyAfter is not null && await inbox.CountPaymentsAsync(ct) >= target;
-                    },
-                    Poll,
-                    context.Timeout,
-                    $"all {messages:N0} messages were processed by the consumer",
-                    ct);
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            var usage = CpuSample.Take().CoresSince(cpu);
-            fleet.Stats.EndPhase();
-            await consumer.StopAsync(CancellationToken.None);
-            await fleet.StopAsync();
-
-            var (payments, distinct, deadLetters) = await inbox.VerifyAsync(ct);
-            if (payments != target || distinct != target || deadLetters != 0)
-            {
-                report.Fail($"Expected {target:N0} payments from {target:N0} distinct messages and no dead letters; found {payments:N0} payments, {distinct:N0} distinct, {deadLetters:N0} dead letters.");
-            }
+            var (payments, distinct, deadLetters) = await EndToEndPhase.VerifyAsync(inbox, report, target, check: true, ct);
 
             BaselineResult? ceiling = null;
             if (options.Baseline)
@@ -134,19 +83,8 @@ public static class ActiveMqScenario
                     .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
             }
 
-            var rate = messages / elapsed.TotalSeconds;
-            report.Set("seconds", elapsed.TotalSeconds)
-                .Set("msgs_per_s", rate)
-                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
-                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
-                .Set("duplicates_processed", payments - distinct)
-                .Set("cpu_machine_cores", usage.Machine)
-                .Set("cpu_self_cores", usage.Self)
-                .Set("cpu_db_cores", usage.Server);
+            EndToEndPhase.ReportStages(report, messages, elapsed, outboxEmptyAfter, usage, payments - distinct, "outbox -> broker (receipted, outbox empty)");
 
-            report.AddRow("stage", "messages", "seconds", "msg/s");
-            report.AddRow("outbox -> broker (receipted, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
-            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
             if (ceiling is not null)
             {
                 report.AddRow("STOMP ceiling (raw frames, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
@@ -161,28 +99,16 @@ public static class ActiveMqScenario
         }
     }
 
-    private static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, Action<ActiveMqOptions> connection, string queue, int prefetch, TextWriter log)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
-        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
-        builder.Services.Configure(connection);
-        builder.Services.AddOutboxConsumer<BenchInboxDbContext>(Consumer, c =>
-        {
-            c.AddHandler<OrderPlaced, BenchPaymentHandler>();
-            if (options.InboxBatch is { } batch)
-            {
-                c.Configure(o => o.MaxBatchSize = batch);
-            }
-
-            c.UseActiveMq(queue, o =>
+    private static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, Action<ActiveMqOptions> connection, string queue, int prefetch, TextWriter log) =>
+        EndToEndPhase.BuildConsumer(
+            inbox,
+            options,
+            Consumer,
+            services => services.Configure(connection),
+            c => c.UseActiveMq(queue, o =>
             {
                 o.ConcurrentMessages = options.Lanes;
                 o.PrefetchSize = prefetch;
-            });
-        });
-        return builder.Build();
-    }
+            }),
+            log);
 }

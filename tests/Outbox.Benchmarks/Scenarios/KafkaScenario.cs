@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Outbox.Benchmarks.Baselines;
 using Outbox.Benchmarks.Infrastructure;
 using Outbox.Benchmarks.Options;
@@ -24,7 +22,6 @@ public static class KafkaScenario
 {
     public const int DefaultMessages = 100_000;
     private const string Consumer = "bench-payments";
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
 
     public static async Task RunAsync(BenchContext context, BenchDatabase database, Report report)
     {
@@ -67,78 +64,25 @@ public static class KafkaScenario
 
             await fleet.Stats.PauseAsync();
             await fleet.StartAsync(ct);
-            var processed = 0L;
             if (options.Consumer)
             {
                 await consumer.StartAsync(ct);
             }
 
-            if (options.Warmup)
-            {
-                var warm = Math.Min(messages, 5_000);
-                await log.WriteLineAsync($"Warm-up: {warm:N0} messages end to end (not measured) ...");
-                await database.PrefillAsync(warm, ct);
-                fleet.Stats.Paused = false;
-                fleet.NotifyAll();
-                processed += warm;
-                await Wait.UntilAsync(
-                    async () => options.Consumer ? await inbox.CountPaymentsAsync(ct) >= processed : await database.IsOutboxEmptyAsync(ct),
-                    Poll,
-                    context.Timeout,
-                    "the warm-up messages were delivered",
-                    ct);
-                await fleet.Stats.PauseAsync();
-            }
-
-            await log.WriteLineAsync($"Pre-filling {messages:N0} messages ...");
-            await database.PrefillAsync(messages, ct);
-            await database.PrepareForRunAsync(ct);
-            fleet.Stats.Reset();
-            BenchPaymentHandler.Reset();
-            var cpu = CpuSample.Take();
-            var target = processed + messages;
-            await log.WriteLineAsync(
+            var processed = await EndToEndPhase.WarmUpAsync(context, database, fleet, inbox, messages, options.Consumer);
+            var (target, elapsed, outboxEmptyAfter, usage, _) = await EndToEndPhase.MeasureAsync(
+                context,
+                database,
+                fleet,
+                inbox,
+                consumer,
+                "kafka",
+                messages,
+                processed,
+                options.Consumer,
                 $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {topic} ({options.Partitions} partitions) -> " +
                 $"consumer with {consumerOptions.ConcurrentPartitions} lane(s), inbox batch {inboxOptions.MaxBatchSize} ...");
-            var started = Stopwatch.GetTimestamp();
-            TimeSpan? outboxEmptyAfter = null;
-            fleet.Stats.BeginPhase();
-            fleet.Stats.Paused = false;
-            fleet.NotifyAll();
-            await using (Progress.Start(log, () =>
-            {
-                var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                var handled = BenchPaymentHandler.Handled;
-                return $"  [kafka] {t,6:0.0}s  sent {fleet.Stats.AckedRows,9:N0}  handled {handled,9:N0} ({handled / t,7:N0}/s)";
-            }))
-            {
-                await Wait.UntilAsync(
-                    async () =>
-                    {
-                        if (outboxEmptyAfter is null && await database.IsOutboxEmptyAsync(ct))
-                        {
-                            outboxEmptyAfter = Stopwatch.GetElapsedTime(started);
-                        }
-
-                        return outboxEmptyAfter is not null && (!options.Consumer || await inbox.CountPaymentsAsync(ct) >= target);
-                    },
-                    Poll,
-                    context.Timeout,
-                    $"all {messages:N0} messages were processed by the consumer",
-                    ct);
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            var usage = CpuSample.Take().CoresSince(cpu);
-            fleet.Stats.EndPhase();
-            await consumer.StopAsync(CancellationToken.None);
-            await fleet.StopAsync();
-
-            var (payments, distinct, deadLetters) = await inbox.VerifyAsync(ct);
-            if (options.Consumer && (payments != target || distinct != target || deadLetters != 0))
-            {
-                report.Fail($"Expected {target:N0} payments from {target:N0} distinct messages and no dead letters; found {payments:N0} payments, {distinct:N0} distinct, {deadLetters:N0} dead letters.");
-            }
+            var (payments, distinct, deadLetters) = await EndToEndPhase.VerifyAsync(inbox, report, target, options.Consumer, ct);
 
             BaselineResult? ceiling = null;
             if (options.Baseline)
@@ -163,23 +107,12 @@ public static class KafkaScenario
                     .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
             }
 
-            var rate = messages / elapsed.TotalSeconds;
-            report.Set("seconds", elapsed.TotalSeconds)
-                .Set("msgs_per_s", rate)
-                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
-                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
-                .Set("duplicates_processed", payments - distinct)
-                .Set("cpu_machine_cores", usage.Machine)
-                .Set("cpu_self_cores", usage.Self)
-                .Set("cpu_db_cores", usage.Server)
+            EndToEndPhase.ReportStages(report, messages, elapsed, outboxEmptyAfter, usage, payments - distinct, "outbox -> Kafka (delivery reports, outbox empty)")
                 .Set("cpu_others_cores", usage.Others)
                 .Set("claims", fleet.Stats.Claims)
                 .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
                 .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50));
 
-            report.AddRow("stage", "messages", "seconds", "msg/s");
-            report.AddRow("outbox -> Kafka (delivery reports, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
-            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
             if (ceiling is not null)
             {
                 report.AddRow("cluster ceiling (raw Confluent.Kafka, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
@@ -196,28 +129,16 @@ public static class KafkaScenario
         }
     }
 
-    private static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, Action<KafkaOptions> connection, string topic, TextWriter log)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
-        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
-        builder.Services.Configure(connection);
-        builder.Services.AddOutboxConsumer<BenchInboxDbContext>(Consumer, c =>
-        {
-            c.AddHandler<OrderPlaced, BenchPaymentHandler>();
-            if (options.InboxBatch is { } batch)
-            {
-                c.Configure(o => o.MaxBatchSize = batch);
-            }
-
-            c.UseKafka(topic, o =>
+    private static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, Action<KafkaOptions> connection, string topic, TextWriter log) =>
+        EndToEndPhase.BuildConsumer(
+            inbox,
+            options,
+            Consumer,
+            services => services.Configure(connection),
+            c => c.UseKafka(topic, o =>
             {
                 o.GroupId = $"{topic}.group";
                 o.ConcurrentPartitions = options.Lanes;
-            });
-        });
-        return builder.Build();
-    }
+            }),
+            log);
 }

@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Outbox.Benchmarks.Baselines;
 using Outbox.Benchmarks.Infrastructure;
 using Outbox.Benchmarks.Options;
@@ -26,7 +24,6 @@ public static class RabbitMqScenario
 {
     public const int DefaultMessages = 100_000;
     private const string Consumer = "bench-payments";
-    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
 
     public static async Task RunAsync(BenchContext context, BenchDatabase database, Report report)
     {
@@ -65,7 +62,6 @@ public static class RabbitMqScenario
 
             await fleet.Stats.PauseAsync();
             await fleet.StartAsync(ct);
-            var processed = 0L;
             if (options.Consumer)
             {
                 await consumer.StartAsync(ct);
@@ -75,74 +71,21 @@ public static class RabbitMqScenario
                 await log.WriteLineAsync("The consumer is off: measuring outbox -> broker alone (the queue fills up and is deleted at the end).");
             }
 
-            if (options.Warmup)
-            {
-                var warm = Math.Min(messages, 5_000);
-                await log.WriteLineAsync($"Warm-up: {warm:N0} messages end to end (not measured) ...");
-                await database.PrefillAsync(warm, ct);
-                fleet.Stats.Paused = false;
-                fleet.NotifyAll();
-                processed += warm;
-                await Wait.UntilAsync(
-                    async () => options.Consumer ? await inbox.CountPaymentsAsync(ct) >= processed : await database.IsOutboxEmptyAsync(ct),
-                    Poll,
-                    context.Timeout,
-                    "the warm-up messages were delivered",
-                    ct);
-                await fleet.Stats.PauseAsync();
-            }
-
-            await log.WriteLineAsync($"Pre-filling {messages:N0} messages ...");
-            await database.PrefillAsync(messages, ct);
-            await database.PrepareForRunAsync(ct);
-            fleet.Stats.Reset();
-            BenchPaymentHandler.Reset();
-            var brokerCpuBefore = BrokerCpuSeconds();
-            var cpu = CpuSample.Take();
-            var target = processed + messages;
-            await log.WriteLineAsync(
+            var processed = await EndToEndPhase.WarmUpAsync(context, database, fleet, inbox, messages, options.Consumer);
+            var (target, elapsed, outboxEmptyAfter, usage, brokerCores) = await EndToEndPhase.MeasureAsync(
+                context,
+                database,
+                fleet,
+                inbox,
+                consumer,
+                "rabbitmq",
+                messages,
+                processed,
+                options.Consumer,
                 $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue} -> " +
-                $"consumer with {consumerOptions.ConcurrentMessages} lane(s), prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...");
-            var started = Stopwatch.GetTimestamp();
-            TimeSpan? outboxEmptyAfter = null;
-            fleet.Stats.BeginPhase();
-            fleet.Stats.Paused = false;
-            fleet.NotifyAll();
-            await using (Progress.Start(log, () =>
-            {
-                var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
-                var handled = BenchPaymentHandler.Handled;
-                return $"  [rabbitmq] {t,6:0.0}s  sent {fleet.Stats.AckedRows,9:N0}  handled {handled,9:N0} ({handled / t,7:N0}/s)";
-            }))
-            {
-                await Wait.UntilAsync(
-                    async () =>
-                    {
-                        if (outboxEmptyAfter is null && await database.IsOutboxEmptyAsync(ct))
-                        {
-                            outboxEmptyAfter = Stopwatch.GetElapsedTime(started);
-                        }
-
-                        return outboxEmptyAfter is not null && (!options.Consumer || await inbox.CountPaymentsAsync(ct) >= target);
-                    },
-                    Poll,
-                    context.Timeout,
-                    $"all {messages:N0} messages were processed by the consumer",
-                    ct);
-            }
-
-            var elapsed = Stopwatch.GetElapsedTime(started);
-            var usage = CpuSample.Take().CoresSince(cpu);
-            var brokerCores = (BrokerCpuSeconds() - brokerCpuBefore) / elapsed.TotalSeconds;
-            fleet.Stats.EndPhase();
-            await consumer.StopAsync(CancellationToken.None);
-            await fleet.StopAsync();
-
-            var (payments, distinct, deadLetters) = await inbox.VerifyAsync(ct);
-            if (options.Consumer && (payments != target || distinct != target || deadLetters != 0))
-            {
-                report.Fail($"Expected {target:N0} payments from {target:N0} distinct messages and no dead letters; found {payments:N0} payments, {distinct:N0} distinct, {deadLetters:N0} dead letters.");
-            }
+                $"consumer with {consumerOptions.ConcurrentMessages} lane(s), prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...",
+                BrokerCpuSeconds);
+            var (payments, distinct, deadLetters) = await EndToEndPhase.VerifyAsync(inbox, report, target, options.Consumer, ct);
 
             BaselineResult? ceiling = null;
             if (options.Baseline)
@@ -166,15 +109,7 @@ public static class RabbitMqScenario
                     .Set("ratio", messages / elapsed.TotalSeconds / ceiling.RowsPerSecond);
             }
 
-            var rate = messages / elapsed.TotalSeconds;
-            report.Set("seconds", elapsed.TotalSeconds)
-                .Set("msgs_per_s", rate)
-                .Set("outbox_empty_s", outboxEmptyAfter?.TotalSeconds)
-                .Set("outbox_to_broker_msgs_per_s", messages / outboxEmptyAfter?.TotalSeconds)
-                .Set("duplicates_processed", payments - distinct)
-                .Set("cpu_machine_cores", usage.Machine)
-                .Set("cpu_self_cores", usage.Self)
-                .Set("cpu_db_cores", usage.Server)
+            EndToEndPhase.ReportStages(report, messages, elapsed, outboxEmptyAfter, usage, payments - distinct, "outbox -> broker (confirmed, outbox empty)")
                 .Set("cpu_broker_cores", brokerCores)
                 .Set("broker_us_per_msg", brokerCores * elapsed.TotalSeconds * 1e6 / messages)
                 .Set("cpu_others_cores", usage.Others - (brokerCores ?? 0))
@@ -182,9 +117,6 @@ public static class RabbitMqScenario
                 .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
                 .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50));
 
-            report.AddRow("stage", "messages", "seconds", "msg/s");
-            report.AddRow("outbox -> broker (confirmed, outbox empty)", Report.Number(messages), Report.Number(outboxEmptyAfter?.TotalSeconds), Report.Number(messages / outboxEmptyAfter?.TotalSeconds));
-            report.AddRow("end to end (payments committed)", Report.Number(messages), Report.Number(elapsed.TotalSeconds), Report.Number(rate));
             if (ceiling is not null)
             {
                 report.AddRow("broker ceiling (raw client, no database)", Report.Number(ceiling.Rows), Report.Number(ceiling.Elapsed.TotalSeconds), Report.Number(ceiling.RowsPerSecond));
@@ -203,21 +135,12 @@ public static class RabbitMqScenario
 
     private static IHost BuildConsumer(InboxDatabase inbox, BenchOptions options, Action<RabbitMqOptions> topology, TextWriter log)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.ClearProviders();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
-        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
-        builder.Services.Configure(topology);
-        builder.Services.AddOutboxConsumer<BenchInboxDbContext>(Consumer, c =>
-        {
-            c.AddHandler<OrderPlaced, BenchPaymentHandler>();
-            if (options.InboxBatch is { } batch)
-            {
-                c.Configure(o => o.MaxBatchSize = batch);
-            }
-
-            c.UseRabbitMq(o =>
+        return EndToEndPhase.BuildConsumer(
+            inbox,
+            options,
+            Consumer,
+            services => services.Configure(topology),
+            c => c.UseRabbitMq(o =>
             {
                 o.Queue = topologyQueue(topology);
                 o.ConcurrentMessages = options.Lanes;
@@ -229,9 +152,8 @@ public static class RabbitMqScenario
                 {
                     o.PrefetchCount = Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
                 }
-            });
-        });
-        return builder.Build();
+            }),
+            log);
 
         static string topologyQueue(Action<RabbitMqOptions> topology)
         {

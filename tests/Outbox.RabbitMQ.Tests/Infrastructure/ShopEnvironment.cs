@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Outbox.TestInfrastructure;
+using Outbox.TestInfrastructure.TransportContract;
 using RabbitMQ.Client;
 
 namespace Outbox.RabbitMQ.Tests.Infrastructure;
@@ -40,7 +41,7 @@ public sealed class ShopEnvironment : IAsyncDisposable
 
     public HandlerProbe Probe { get; } = new();
 
-    public OutcomeRecorder Recorder { get; } = new();
+    public ContractOutcomes Recorder { get; } = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -85,7 +86,7 @@ public sealed class ShopEnvironment : IAsyncDisposable
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddProvider(new TestOutputLoggerProvider());
+        builder.Logging.AddProvider(new ContractTestOutputLoggerProvider());
 
         // Producer side: the outbox in the order database, sent to RabbitMQ.
         builder.Services.AddDbContext<OrdersDbContext>((sp, options) => options.UseNpgsql(OrdersConnectionString).UseOutbox(sp));
