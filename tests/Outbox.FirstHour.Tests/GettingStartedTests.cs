@@ -19,8 +19,11 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
 {
     private const string CreateTheProject = "**1. Create the project.**";
     private const string WriteProgram = "**2. Write `Program.cs`.**";
-    private const string CreateTheTables = "**3. Create the tables.**";
-    private const string MoveToPostgreSql = "**6. Move to PostgreSQL.**";
+    private const string GiveAKey = "**3. Give the sender and the inbox a key.**";
+    private const string CreateTheTables = "**4. Create the tables.**";
+    private const string MoveToPostgreSql = "**7. Move to PostgreSQL.**";
+    private const string SecretPlaceholder = "\"<the base64 secret>\"";
+    private const string SameSecretPlaceholder = "\"<the same secret>\"";
     private const string SqliteDatabase = "o.UseSqlite(\"Data Source=shop.db\")";
     private const string SqliteStore = ".UseSqlite<ShopDb>()";
     private const string PostgreSqlStore = ".UsePostgreSql<ShopDb>()";
@@ -30,6 +33,9 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
 
     private readonly GettingStartedPage _page = new();
 
+    // What `openssl rand -base64 32` would print: the step's secret, for the sender and the inbox alike.
+    private readonly string _secret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     [Fact]
     public async Task YourFirstMessage_OnSqlite_GreetingDelivered()
     {
@@ -37,6 +43,7 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
         var port = FreePort();
         await File.WriteAllTextAsync(Path.Combine(project, "Program.cs"), Program(port), TestContext.Current.CancellationToken);
 
+        await GiveAKeyAsync(project);
         await RunStepAsync(project, CreateTheTables);
         await RunAndGreetAsync(project, port);
     }
@@ -61,6 +68,7 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
             .Replace(SqliteDatabase, $"o.UseNpgsql(\"{connectionString}\")", StringComparison.Ordinal)
             .Replace(SqliteStore, PostgreSqlStore, StringComparison.Ordinal);
         await File.WriteAllTextAsync(Path.Combine(project, "Program.cs"), program, TestContext.Current.CancellationToken);
+        await GiveAKeyAsync(project);
         await RunStepAsync(project, MoveToPostgreSql, 1);
 
         var csproj = await File.ReadAllTextAsync(Path.Combine(project, "Shop.csproj"), TestContext.Current.CancellationToken);
@@ -98,6 +106,17 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
         return await RunCommandsAsync(folder, commands.Skip(1), Path.Combine(folder, "nuget.config"));
     }
 
+    /// <summary>Step 3: <c>dotnet user-secrets init</c>, as its text says, then its commands with the made secret.</summary>
+    private async Task GiveAKeyAsync(string project)
+    {
+        var step = _page.Block(GiveAKey);
+        Assert.Contains(SecretPlaceholder, step, StringComparison.Ordinal);
+        Assert.Contains(SameSecretPlaceholder, step, StringComparison.Ordinal);
+        Assert.Contains("`dotnet user-secrets init`", _page.Text, StringComparison.Ordinal);
+        await RunCommandsAsync(project, ["dotnet user-secrets init"], configFile: null);
+        await RunStepAsync(project, GiveAKey);
+    }
+
     private async Task RunStepAsync(string project, string step, int block = 0) =>
         await RunCommandsAsync(project, _page.Commands(step, block), configFile: null);
 
@@ -106,8 +125,13 @@ public sealed class GettingStartedTests(LocalFeed feed) : IClassFixture<LocalFee
     {
         foreach (var command in commands)
         {
+            // As a shell would: placeholders filled in, then words split on spaces with their quotes removed.
             var words = command.Replace("<repo>/artifacts/packages", feed.Packages, StringComparison.Ordinal)
-                .Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+                .Replace(SecretPlaceholder, _secret, StringComparison.Ordinal)
+                .Replace(SameSecretPlaceholder, _secret, StringComparison.Ordinal)
+                .Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(w => w.Trim('"'))
+                .ToList();
             switch (words[0])
             {
                 case "cd":

@@ -17,7 +17,7 @@ namespace Outbox.AspNetCore.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardBrowserTests
 {
-    private static readonly TimeSpan BrowserTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan BrowserTimeout = TimeSpan.FromSeconds(300);
 
     [Fact]
     public async Task Dashboard_RequeueClick_MovesTheDeadLetterBackIntoTheOutbox()

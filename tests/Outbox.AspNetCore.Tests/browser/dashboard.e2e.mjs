@@ -18,7 +18,10 @@ const url = env('OUTBOX_URL');
 const requeueId = env('OUTBOX_REQUEUE_ID');
 const expectPending = Number(env('OUTBOX_EXPECT_PENDING'));
 const headers = JSON.parse(process.env.OUTBOX_HEADERS || '{}');
-const timeout = 20_000;
+// Generous: on a loaded 2-core machine Chromium alone can take tens of seconds to start. Every wait is for an element
+// or a response, so a larger bound costs nothing when things are quick.
+const launchTimeout = 120_000;
+const timeout = 45_000;
 const userDataDir = mkdtempSync(join(tmpdir(), 'outbox-chromium-'));
 const problems = [];
 const seen = {};
@@ -33,7 +36,7 @@ try {
       '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage',
     ],
     extraHTTPHeaders: headers,
-    timeout,
+    timeout: launchTimeout,
   });
   context.setDefaultTimeout(timeout);
   const page = context.pages()[0] ?? await context.newPage();
