@@ -23,6 +23,12 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     /// <summary>How long the listener waits for its own probe (see <see cref="ProbeAsync"/>) before it warns.</summary>
     internal static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long sending the probe (opening a connection and the <c>NOTIFY</c>) may take before it counts as not sent.</summary>
+    internal static readonly TimeSpan ProbeSendTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>How much longer than asked the listener's wait for its probe may take before it is cancelled.</summary>
+    private static readonly TimeSpan ProbeWaitGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>How many times the listener tries to send its probe after a <c>LISTEN</c> before it leaves the question open.</summary>
     internal const int ProbeAttempts = 5;
 
@@ -226,13 +232,17 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         var started = _time.GetTimestamp();
         try
         {
-            var sender = await OpenAsync(PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext)), stopping).ConfigureAwait(false);
+            // Bounded as a whole: a probe stuck behind a pooler (waiting for a server connection) must not keep the
+            // listener from listening.
+            using var sendBound = new CancellationTokenSource(ProbeSendTimeout, _time);
+            using var send = CancellationTokenSource.CreateLinkedTokenSource(stopping, sendBound.Token);
+            var sender = await OpenAsync(PostgreSqlConnectionStrings.For(_options, _bootstrap.Tables, typeof(TContext)), send.Token).ConfigureAwait(false);
             await using (sender.ConfigureAwait(false))
             {
                 using var notify = new NpgsqlCommand("SELECT pg_notify($1, $2)", sender);
                 notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Channel });
                 notify.Parameters.Add(new NpgsqlParameter<string> { TypedValue = ProbePayload });
-                await notify.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
+                await notify.ExecuteNonQueryAsync(send.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
@@ -256,8 +266,20 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                 return true;
             }
 
-            // Returns on a notification or at the timeout; the connection stays usable either way.
-            await listener.WaitAsync(left, stopping).ConfigureAwait(false);
+            // Returns on a notification or at the timeout; the connection stays usable either way. Bounded by a token
+            // too, a little later, in case the wait itself does not return: then the probe counts as lost (and the
+            // listener, its connection broken by the cancellation, reconnects).
+            using var waitBound = new CancellationTokenSource(left + ProbeWaitGrace, _time);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping, waitBound.Token);
+            try
+            {
+                await listener.WaitAsync(left, wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+                PostgreSqlNotificationsLog.ProbeLost(_logger, Channel, ProbeTimeout, _dispatcher.PollingInterval);
+                throw new TimeoutException($"The notification listener's wait did not return within {left + ProbeWaitGrace}.");
+            }
         }
 
         var elapsed = _time.GetElapsedTime(started);
