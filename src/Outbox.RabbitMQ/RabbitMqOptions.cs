@@ -80,13 +80,20 @@ public sealed class RabbitMqOptions
     public IList<RabbitMqQueueDefinition> Queues { get; } = new List<RabbitMqQueueDefinition>();
 
     /// <summary>
+    /// Logical queues split into partition queues with a single active consumer each, so that several consumer processes
+    /// share the work while each partition key stays in order (see <see cref="Partition"/> and docs/rabbitmq.md).
+    /// </summary>
+    public IList<RabbitMqPartitionedQueueDefinition> PartitionedQueues { get; } = new List<RabbitMqPartitionedQueueDefinition>();
+
+    /// <summary>
     /// The exchange a message is published to.
     /// <value>The default value is the message's <see cref="OutboxMessage.Destination"/> (which <c>Publish</c> defaults to the message type name).</value>
     /// </summary>
     public Func<OutboxMessage, string> ExchangeFor { get; set; } = static m => m.Destination;
 
     /// <summary>
-    /// The routing key a message is published with.
+    /// The routing key a message is published with. Not used for the exchange of a partitioned queue
+    /// (<see cref="PartitionedQueues"/>): there the routing key is the message's partition number.
     /// <value>The default value is the message's <see cref="OutboxMessage.MessageType"/>.</value>
     /// </summary>
     public Func<OutboxMessage, string> RoutingKeyFor { get; set; } = static m => m.MessageType;
@@ -106,4 +113,22 @@ public sealed class RabbitMqOptions
         Queues.Add(new RabbitMqQueueDefinition { Name = name, Bindings = { new RabbitMqBinding { Exchange = exchange, RoutingKey = routingKey } } });
         return this;
     }
+
+    /// <summary>
+    /// Declares the logical queue <paramref name="name"/> as <paramref name="partitions"/> queues <c>{name}.0</c> to
+    /// <c>{name}.{partitions - 1}</c>, each with a single active consumer, bound to the direct exchange
+    /// <paramref name="exchange"/> (by default named <paramref name="name"/>). Messages published to that exchange go to the
+    /// partition of their partition key (<see cref="RabbitMqPartitioning"/>); a consumer of queue <paramref name="name"/>
+    /// consumes all partitions. Declare it the same way in the publishing and in the consuming processes.
+    /// </summary>
+    /// <returns>These options, for chaining.</returns>
+    public RabbitMqOptions Partition(string name, int partitions, string? exchange = null)
+    {
+        PartitionedQueues.Add(new RabbitMqPartitionedQueueDefinition { Name = name, Partitions = partitions, Exchange = exchange });
+        return this;
+    }
+
+    /// <summary>The partitioned queue a consumer of <paramref name="queue"/> consumes, if it is one.</summary>
+    internal RabbitMqPartitionedQueueDefinition? FindPartitionedQueue(string queue) =>
+        PartitionedQueues.FirstOrDefault(p => string.Equals(p.Name, queue, StringComparison.Ordinal));
 }

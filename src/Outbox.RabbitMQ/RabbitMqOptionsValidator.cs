@@ -54,7 +54,60 @@ internal sealed class RabbitMqOptionsValidator : IValidateOptions<RabbitMqOption
             }
         }
 
+        ValidatePartitionedQueues(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidatePartitionedQueues(RabbitMqOptions options, List<string> failures)
+    {
+        const string Section = RabbitMqOptions.SectionName;
+        var countByExchange = new Dictionary<string, int>(StringComparer.Ordinal);
+        var names = new HashSet<string>(options.Queues.Select(q => q.Name), StringComparer.Ordinal);
+        for (var i = 0; i < options.PartitionedQueues.Count; i++)
+        {
+            var partitioned = options.PartitionedQueues[i];
+            var path = $"{Section}:{nameof(RabbitMqOptions.PartitionedQueues)}:{i}";
+            if (partitioned.Partitions is < 1 or > 1024)
+            {
+                failures.Add($"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Partitions)} must be between 1 and 1024 (it is {partitioned.Partitions}).");
+                continue;
+            }
+
+            // The longest partition queue name must fit, not only the logical name.
+            CheckName(partitioned.Name, $"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Name)}", failures);
+            if (!string.IsNullOrWhiteSpace(partitioned.Name) && Encoding.UTF8.GetByteCount(partitioned.QueueName(partitioned.Partitions - 1)) > 255)
+            {
+                failures.Add($"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Name)} is too long: the partition queue '{partitioned.Name}.{partitioned.Partitions - 1}' would be over 255 bytes.");
+            }
+
+            if (partitioned.Exchange is { Length: > 0 } exchange)
+            {
+                CheckName(exchange, $"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Exchange)}", failures);
+            }
+
+            if (partitioned.QueueType is { } type && type is not ("classic" or "quorum"))
+            {
+                failures.Add($"{path}:{nameof(RabbitMqPartitionedQueueDefinition.QueueType)} '{type}' is not classic or quorum (a single active consumer needs one of them).");
+            }
+
+            if (!names.Add(partitioned.Name))
+            {
+                failures.Add($"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Name)} '{partitioned.Name}' is declared twice (in {nameof(RabbitMqOptions.Queues)} or {nameof(RabbitMqOptions.PartitionedQueues)}).");
+            }
+
+            var exchangeName = partitioned.ExchangeName;
+            if (options.Exchanges.Any(e => string.Equals(e.Name, exchangeName, StringComparison.Ordinal)))
+            {
+                failures.Add($"{path}: the exchange '{exchangeName}' is declared by the partitioned queue (as a direct exchange); remove it from {Section}:{nameof(RabbitMqOptions.Exchanges)}.");
+            }
+
+            if (countByExchange.TryGetValue(exchangeName, out var count) && count != partitioned.Partitions)
+            {
+                failures.Add($"{path}:{nameof(RabbitMqPartitionedQueueDefinition.Partitions)} is {partitioned.Partitions}, but another partitioned queue on exchange '{exchangeName}' has {count}: queues sharing an exchange must have the same partition count.");
+            }
+
+            countByExchange.TryAdd(exchangeName, partitioned.Partitions);
+        }
     }
 
     private static void CheckName(string? value, string option, List<string> failures)

@@ -11,7 +11,11 @@ public sealed class RabbitMqConsumerOptions
     /// <summary>The configuration section under which each consumer's options bind, by consumer name.</summary>
     public const string SectionName = "Outbox:RabbitMQ:Consumers";
 
-    /// <summary>The queue to consume from. Declare it in <see cref="RabbitMqOptions.Queues"/> or elsewhere.</summary>
+    /// <summary>
+    /// The queue to consume from. Declare it in <see cref="RabbitMqOptions.Queues"/> or elsewhere. When it names a
+    /// partitioned queue (<see cref="RabbitMqOptions.PartitionedQueues"/>), the consumer consumes every partition queue,
+    /// each of which the broker gives to one active consumer at a time (docs/rabbitmq.md, "Partitioned queues").
+    /// </summary>
     [Required(AllowEmptyStrings = false)]
     [StringLength(255)]
     public string Queue { get; set; } = "";
@@ -19,7 +23,8 @@ public sealed class RabbitMqConsumerOptions
     /// <summary>
     /// How many unacknowledged messages the broker sends ahead (<c>basic.qos</c>). With inbox batching
     /// (<c>InboxConsumerOptions.MaxBatchSize</c>), batches are made of prefetched messages: for full batches allow at
-    /// least <see cref="ConcurrentMessages"/> × MaxBatchSize, better twice that so the next batch is already there.
+    /// least <see cref="ConcurrentMessages"/> × MaxBatchSize, better twice that so the next batch is already there. On a
+    /// partitioned queue the count applies to each partition queue this consumer is active on.
     /// <value>The default value is 32.</value>
     /// </summary>
     [Range(1, 65_535)]

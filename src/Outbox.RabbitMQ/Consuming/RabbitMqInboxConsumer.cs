@@ -28,6 +28,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     private Session? _session;
     private int _inFlight;
     private int _lostSettlements;
+    private bool _holdBack;
     private TaskCompletionSource _drained = NewDrained();
 
     public RabbitMqInboxConsumer(
@@ -69,6 +70,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
     private async Task<string> RunSessionAsync(CancellationToken stoppingToken)
     {
         var settings = _consumerOptions.Get(_consumer);
+        Volatile.Write(ref _holdBack, false);
         var connection = await _factory.CreateConnectionAsync($"consumer-{_consumer}", stoppingToken).ConfigureAwait(false);
         using var processing = new CancellationTokenSource();
         Task? laneWorkers = null;
@@ -113,18 +115,46 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
                 ended.TrySetResult("the consumer was cancelled");
                 return Task.CompletedTask;
             };
-            await channel.BasicConsumeAsync(settings.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
-            CurrentChannel = channel;
-            RabbitMqLog.ConsumerStarted(_logger, _consumer, settings.Queue, settings.PrefetchCount, settings.ConcurrentMessages);
+            // A partitioned queue: one consumer per partition queue on this channel. The broker makes one consumer of each
+            // partition (the first registered) the active one; this process stands by on the others.
+            var partitioned = _options.FindPartitionedQueue(settings.Queue);
+            if (partitioned is null)
+            {
+                await channel.BasicConsumeAsync(settings.Queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+                RabbitMqLog.ConsumerStarted(_logger, _consumer, settings.Queue, settings.PrefetchCount, settings.ConcurrentMessages);
+            }
+            else
+            {
+                for (var partition = 0; partition < partitioned.Partitions; partition++)
+                {
+                    await channel.BasicConsumeAsync(partitioned.QueueName(partition), autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+                }
 
+                RabbitMqLog.PartitionedConsumerStarted(_logger, _consumer, settings.Queue, partitioned.Partitions, settings.PrefetchCount, settings.ConcurrentMessages);
+            }
+
+            CurrentChannel = channel;
             try
             {
                 return await ended.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                // Stop receiving more, then let what is in flight finish and be acknowledged.
-                await CancelQuietlyAsync(channel, consumer).ConfigureAwait(false);
+                if (partitioned is null)
+                {
+                    // Stop receiving more, then let what is in flight finish and be acknowledged.
+                    await CancelQuietlyAsync(channel, consumer).ConfigureAwait(false);
+                }
+                else
+                {
+                    // Not cancelled: a cancel would make another process active at once, while this one still works
+                    // through deliveries of the same keys. Only what is being processed finishes; what waits stays
+                    // unacknowledged and goes back to its queue, in order, when the channel closes, and only then does
+                    // the broker hand the partitions to the next consumer.
+                    Volatile.Write(ref _holdBack, true);
+                    RabbitMqLog.PartitionedConsumerStopping(_logger, _consumer, settings.Queue);
+                }
+
                 return "stopping";
             }
         }
@@ -143,10 +173,11 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
 
     private async Task OnReceivedAsync(IChannel channel, BasicDeliverEventArgs delivery, Lanes? lanes, CancellationToken processing)
     {
-        if (!channel.IsOpen)
+        if (!channel.IsOpen || Volatile.Read(ref _holdBack))
         {
             // Prefetched before the channel closed: it can no longer be acknowledged, and the broker has already put
-            // it back in the queue. Processing it would only make a duplicate for the inbox to skip.
+            // it back in the queue. Processing it would only make a duplicate for the inbox to skip. Or a partitioned
+            // consumer is stopping: the delivery stays unacknowledged and goes back in order with the channel.
             return;
         }
 
@@ -202,7 +233,7 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
                     continue;
                 }
 
-                if (processing.IsCancellationRequested || !channel.IsOpen)
+                if (processing.IsCancellationRequested || !channel.IsOpen || Volatile.Read(ref _holdBack))
                 {
                     foreach (var _ in batch)
                     {

@@ -34,4 +34,10 @@ internal static partial class RabbitMqLog
 
     [LoggerMessage(EventId = 3015, Level = LogLevel.Information, Message = "Consumer {Consumer} stopped; {InFlight} message(s) still in flight were left to be redelivered.")]
     public static partial void ConsumerStopped(ILogger logger, string consumer, int inFlight);
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "Consumer {Consumer} consuming partitioned queue {Queue}: {Partitions} partition queues, a single active consumer each (prefetch {Prefetch} per partition, {Concurrency} at a time).")]
+    public static partial void PartitionedConsumerStarted(ILogger logger, string consumer, string queue, int partitions, int prefetch, int concurrency);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Consumer {Consumer} stopping on partitioned queue {Queue}: messages being processed finish, the rest go back to their partitions in order for the next active consumer.")]
+    public static partial void PartitionedConsumerStopping(ILogger logger, string consumer, string queue);
 }

@@ -7,7 +7,7 @@ internal static class RabbitMqTopology
 {
     public static async Task DeclareAsync(IConnection connection, RabbitMqOptions options, CancellationToken cancellationToken)
     {
-        if (!options.DeclareTopology || (options.Exchanges.Count == 0 && options.Queues.Count == 0))
+        if (!options.DeclareTopology || (options.Exchanges.Count == 0 && options.Queues.Count == 0 && options.PartitionedQueues.Count == 0))
         {
             return;
         }
@@ -48,11 +48,41 @@ internal static class RabbitMqTopology
                 }
             }
 
+            foreach (var partitioned in options.PartitionedQueues)
+            {
+                await DeclarePartitionsAsync(channel, partitioned, cancellationToken).ConfigureAwait(false);
+            }
+
             await channel.CloseAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Whether <paramref name="exchange"/> is the default exchange or declared by the options (so it exists).</summary>
-    public static bool IsDeclared(RabbitMqOptions options, string exchange) =>
-        exchange.Length == 0 || (options.DeclareTopology && options.Exchanges.Any(e => string.Equals(e.Name, exchange, StringComparison.Ordinal)));
+    /// <summary>
+    /// The direct exchange of a partitioned queue and its partitions, each with a single active consumer and bound with
+    /// its partition number as binding key.
+    /// </summary>
+    private static async Task DeclarePartitionsAsync(IChannel channel, RabbitMqPartitionedQueueDefinition partitioned, CancellationToken cancellationToken)
+    {
+        var exchange = partitioned.ExchangeName;
+        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Direct, durable: partitioned.Durable, autoDelete: false, arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var arguments = new Dictionary<string, object?>(StringComparer.Ordinal) { ["x-single-active-consumer"] = true };
+        if (partitioned.QueueType is { } type)
+        {
+            arguments["x-queue-type"] = type;
+        }
+
+        for (var partition = 0; partition < partitioned.Partitions; partition++)
+        {
+            var queue = partitioned.QueueName(partition);
+            await channel.QueueDeclareAsync(queue, durable: partitioned.Durable, exclusive: false, autoDelete: false, arguments, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await channel.QueueBindAsync(queue, exchange, RoutingKeyOf(partition), arguments: null, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The routing (and binding) key of a partition: its number.</summary>
+    public static string RoutingKeyOf(int partition) => partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The exchanges the options declare: plain ones and those of partitioned queues.</summary>
+    public static IEnumerable<string> DeclaredExchanges(RabbitMqOptions options) =>
+        options.Exchanges.Select(e => e.Name).Concat(options.PartitionedQueues.Select(p => p.ExchangeName));
 }

@@ -28,6 +28,7 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly IChannel?[] _channels;
     private readonly ConcurrentDictionary<string, bool> _knownExchanges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _partitionsByExchange;
     private IConnection? _connection;
     private long _next;
     private long _lastFailureTicks = long.MinValue;
@@ -41,6 +42,11 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
         _time = timeProvider;
         _logger = logger;
         _channels = new IChannel?[_options.PublishChannels];
+        _partitionsByExchange = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var partitioned in _options.PartitionedQueues)
+        {
+            _partitionsByExchange.TryAdd(partitioned.ExchangeName, partitioned.Partitions);
+        }
     }
 
     public async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
@@ -54,7 +60,10 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
         }
 
         var exchange = _options.ExchangeFor(message) ?? "";
-        var routingKey = _options.RoutingKeyFor(message) ?? "";
+        // The exchange of a partitioned queue routes by partition number (its partitions' binding keys).
+        var routingKey = _partitionsByExchange.TryGetValue(exchange, out var partitions)
+            ? RabbitMqTopology.RoutingKeyOf(RabbitMqPartitioning.PartitionFor(message.PartitionKey, message.MessageId, partitions))
+            : _options.RoutingKeyFor(message) ?? "";
         if (Encoding.UTF8.GetByteCount(exchange) > 255 || Encoding.UTF8.GetByteCount(routingKey) > 255)
         {
             throw new PermanentDeliveryException(
@@ -208,9 +217,9 @@ internal sealed class RabbitMqTransport : IMessageTransport, IAsyncDisposable
         {
             connection = await _factory.CreateConnectionAsync("publisher", cancellationToken).ConfigureAwait(false);
             await RabbitMqTopology.DeclareAsync(connection, _options, cancellationToken).ConfigureAwait(false);
-            foreach (var exchange in _options.Exchanges)
+            foreach (var exchange in RabbitMqTopology.DeclaredExchanges(_options))
             {
-                _knownExchanges[exchange.Name] = true;
+                _knownExchanges[exchange] = true;
             }
 
             _knownExchanges[""] = true;
