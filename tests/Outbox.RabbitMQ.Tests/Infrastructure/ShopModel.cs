@@ -52,6 +52,19 @@ public sealed class Payment
     public Guid OrderId { get; set; }
 
     public required string Number { get; set; }
+
+    /// <summary>The message's partition key, if it had one.</summary>
+    public string? PartitionKey { get; set; }
+
+    /// <summary>The message's per-key sequence number, if it had one.</summary>
+    public long? Sequence { get; set; }
+
+    /// <summary>
+    /// For a keyed message: the highest sequence number of its key this handler's transaction could see (committed, or
+    /// earlier in the same batch). In per-key order it is always <see cref="Sequence"/> - 1; a message handled while
+    /// its predecessor was still uncommitted elsewhere, or after a successor, shows otherwise.
+    /// </summary>
+    public long? PreviousSequence { get; set; }
 }
 
 public sealed record OrderPlaced(Guid OrderId, string Number);
@@ -78,10 +91,24 @@ public sealed class HandlerProbe
 
 public sealed class OrderPlacedHandler(PaymentsDbContext db, HandlerProbe probe) : IMessageHandler<OrderPlaced>
 {
-    public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
+    public async Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
         probe.Invoked(context, db.ContextId.InstanceId);
-        db.Payments.Add(new Payment { MessageId = context.MessageId, OrderId = message.OrderId, Number = message.Number });
-        return Task.CompletedTask; // the inbox saves and commits
+        var payment = new Payment
+        {
+            MessageId = context.MessageId,
+            OrderId = message.OrderId,
+            Number = message.Number,
+            PartitionKey = context.PartitionKey,
+            Sequence = context.SequenceNumber,
+        };
+        if (context.PartitionKey is { } key)
+        {
+            var committed = await db.Payments.Where(p => p.PartitionKey == key).MaxAsync(p => p.Sequence, cancellationToken) ?? 0;
+            var inThisBatch = db.Payments.Local.Where(p => p.PartitionKey == key).Max(p => p.Sequence) ?? 0;
+            payment.PreviousSequence = Math.Max(committed, inThisBatch);
+        }
+
+        db.Payments.Add(payment); // the inbox saves and commits
     }
 }
