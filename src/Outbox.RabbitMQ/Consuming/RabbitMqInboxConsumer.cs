@@ -125,9 +125,12 @@ internal sealed class RabbitMqInboxConsumer : BackgroundService
             }
             else
             {
-                for (var partition = 0; partition < partitioned.Partitions; partition++)
+                // From a random partition on, so that processes starting together become active on different ones.
+                var first = Random.Shared.Next(partitioned.Partitions);
+                for (var i = 0; i < partitioned.Partitions; i++)
                 {
-                    await channel.BasicConsumeAsync(partitioned.QueueName(partition), autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
+                    var queue = partitioned.QueueName((first + i) % partitioned.Partitions);
+                    await channel.BasicConsumeAsync(queue, autoAck: false, consumer, stoppingToken).ConfigureAwait(false);
                 }
 
                 RabbitMqLog.PartitionedConsumerStarted(_logger, _consumer, settings.Queue, partitioned.Partitions, settings.PrefetchCount, settings.ConcurrentMessages);
