@@ -45,12 +45,25 @@ public sealed class BenchPayment
 /// <summary>The consumer's handler: one payment row per order, saved and committed with the inbox row.</summary>
 public sealed class BenchPaymentHandler(BenchInboxDbContext db) : IMessageHandler<OrderPlaced>
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> LastSequence = new(StringComparer.Ordinal);
     private static long _handled;
+    private static long _orderViolations;
 
     /// <summary>Handler invocations (including attempts later rolled back), for progress only.</summary>
     public static long Handled => Interlocked.Read(ref _handled);
 
-    public static void Reset() => Interlocked.Exchange(ref _handled, 0);
+    /// <summary>
+    /// Keyed messages handled after a later message of their key had been handled (in any consumer host of the process);
+    /// a batch handled again after a rollback would count too.
+    /// </summary>
+    public static long OrderViolations => Interlocked.Read(ref _orderViolations);
+
+    public static void Reset()
+    {
+        Interlocked.Exchange(ref _handled, 0);
+        Interlocked.Exchange(ref _orderViolations, 0);
+        LastSequence.Clear();
+    }
 
     public Task HandleAsync(OrderPlaced message, MessageContext context, CancellationToken cancellationToken)
     {
@@ -65,6 +78,15 @@ public sealed class BenchPaymentHandler(BenchInboxDbContext db) : IMessageHandle
             Amount = message.Total,
         });
         Interlocked.Increment(ref _handled);
+        if (context.PartitionKey is { } key && context.SequenceNumber is { } sequence)
+        {
+            var last = LastSequence.AddOrUpdate(key, sequence, (_, previous) => Math.Max(previous, sequence));
+            if (last > sequence)
+            {
+                Interlocked.Increment(ref _orderViolations);
+            }
+        }
+
         return Task.CompletedTask;
     }
 }

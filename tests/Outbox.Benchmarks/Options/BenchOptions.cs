@@ -83,8 +83,14 @@ public sealed class BenchOptions
     /// <summary>kafka: bootstrap servers; <see langword="null"/> = find or start a cluster as the tests do.</summary>
     public string? Kafka { get; private set; }
 
-    /// <summary>kafka: partitions of the benchmark's topic.</summary>
+    /// <summary>kafka: partitions of the benchmark's topic; rabbitmq: the partitions of a partitioned queue (when given).</summary>
     public int Partitions { get; private set; } = 8;
+
+    /// <summary>rabbitmq: whether <c>--partitions</c> was given, so the scenario uses a partitioned queue.</summary>
+    public bool PartitionsGiven { get; private set; }
+
+    /// <summary>rabbitmq: how many consumer hosts consume the (partitioned) queue.</summary>
+    public int Consumers { get; private set; } = 1;
 
     /// <summary>rabbitmq: the broker's amqp:// URI; <see langword="null"/> = find or start one as the tests do.</summary>
     public Uri? Amqp { get; private set; }
@@ -165,7 +171,9 @@ public sealed class BenchOptions
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
           --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
           --kafka <host:port,...>      kafka: cluster (default: OUTBOX_TEST_KAFKA, Testcontainers, else librdkafka's mock cluster)
-          --partitions N               kafka: partitions of the topic (default 8); --lanes = partitions processed at once
+          --partitions N               kafka: partitions of the topic (default 8); --lanes = partitions processed at once;
+                                       rabbitmq: a partitioned queue of N partition queues (single active consumer each)
+          --consumers M                rabbitmq: consumer hosts on the queue (default 1); reports per-key order violations
           --amqp <uri>                 rabbitmq: broker (default: OUTBOX_TEST_RABBITMQ, else the local rabbitmq-server)
           --pg-floor-refresh <ms>      PostgreSQL ClaimFloorRefreshInterval (default: library default)
           --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
@@ -336,6 +344,10 @@ public sealed class BenchOptions
                     break;
                 case "--partitions":
                     options.Partitions = Int(name, Value(), 1, 1000);
+                    options.PartitionsGiven = true;
+                    break;
+                case "--consumers":
+                    options.Consumers = Int(name, Value(), 1, 64);
                     break;
                 case "--amqp":
                     var amqp = Value();

@@ -39,15 +39,26 @@ public static class RabbitMqScenario
         {
             o.Uri = amqp;
             o.ClientName = "outbox-bench";
-            o.AddExchange(exchange).AddQueue(queue, exchange);
-            o.ExchangeFor = _ => exchange;
+            if (options.PartitionsGiven)
+            {
+                // A partitioned queue: its own direct exchange (named as the queue) and N partition queues.
+                o.Partition(queue, options.Partitions);
+                o.ExchangeFor = _ => queue;
+            }
+            else
+            {
+                o.AddExchange(exchange).AddQueue(queue, exchange);
+                o.ExchangeFor = _ => exchange;
+            }
         }
 
         var inbox = await InboxDatabase.CreateAsync(database, ct);
         try
         {
             await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(Topology), log, wakeup: false);
-            using var consumer = BuildConsumer(inbox, options, Topology, log);
+            var consumers = Enumerable.Range(0, options.Consumers).Select(_ => BuildConsumer(inbox, options, Topology, log)).ToList();
+            using var disposeConsumers = new HostList(consumers);
+            var consumer = consumers[0];
             var consumerOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<RabbitMqConsumerOptions>>().Get(Consumer);
             var inboxOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<InboxConsumerOptions>>().Get(Consumer);
             report.Set("messages", messages)
@@ -58,13 +69,16 @@ public static class RabbitMqScenario
                 .Set("prefetch", consumerOptions.PrefetchCount)
                 .Set("inbox_batch", inboxOptions.MaxBatchSize)
                 .Set("consumer", options.Consumer)
+                .Set("consumers", options.Consumers)
+                .Set("partitions", options.PartitionsGiven ? options.Partitions : null)
                 .Set("broker", $"{amqp.Host}:{amqp.Port}");
 
             await fleet.Stats.PauseAsync();
             await fleet.StartAsync(ct);
             if (options.Consumer)
             {
-                await consumer.StartAsync(ct);
+                // Together, as processes deployed at once would: a partitioned queue's partitions then spread over them.
+                await Task.WhenAll(consumers.Select(c => c.StartAsync(ct)));
             }
             else
             {
@@ -82,9 +96,16 @@ public static class RabbitMqScenario
                 messages,
                 processed,
                 options.Consumer,
-                $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue} -> " +
-                $"consumer with {consumerOptions.ConcurrentMessages} lane(s), prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...",
+                $"Measuring: {fleet.Hosts} dispatcher host(s) x {fleet.Options.Concurrency} loop(s), batch {fleet.Options.BatchSize} -> {queue}" +
+                (options.PartitionsGiven ? $" ({options.Partitions} partitions)" : "") + $" -> {options.Consumers} " +
+                $"consumer(s) with {consumerOptions.ConcurrentMessages} lane(s), prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...",
                 BrokerCpuSeconds);
+            foreach (var other in consumers.Skip(1))
+            {
+                await other.StopAsync(CancellationToken.None);
+            }
+
+            var orderViolations = BenchPaymentHandler.OrderViolations;
             var (payments, distinct, deadLetters) = await EndToEndPhase.VerifyAsync(inbox, report, target, options.Consumer, ct);
 
             BaselineResult? ceiling = null;
@@ -115,7 +136,8 @@ public static class RabbitMqScenario
                 .Set("cpu_others_cores", usage.Others - (brokerCores ?? 0))
                 .Set("claims", fleet.Stats.Claims)
                 .Set("claim_ms_p50", fleet.Stats.ClaimLatency.PercentileMs(50))
-                .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50));
+                .Set("ack_ms_p50", fleet.Stats.AckLatency.PercentileMs(50))
+                .Set("order_violations", options.Keys.IsNone ? null : orderViolations);
 
             if (ceiling is not null)
             {
@@ -128,7 +150,7 @@ public static class RabbitMqScenario
         }
         finally
         {
-            await DeleteTopologyAsync(amqp, exchange, queue, log);
+            await DeleteTopologyAsync(amqp, exchange, queue, options.PartitionsGiven ? options.Partitions : 0, log);
             await inbox.DisposeAsync();
         }
     }
@@ -159,7 +181,7 @@ public static class RabbitMqScenario
         {
             var probe = new RabbitMqOptions();
             topology(probe);
-            return probe.Queues[0].Name;
+            return probe.Queues.Count > 0 ? probe.Queues[0].Name : probe.PartitionedQueues[0].Name;
         }
     }
 
@@ -195,7 +217,7 @@ public static class RabbitMqScenario
         return total;
     }
 
-    private static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log)
+    private static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, int partitions, TextWriter log)
     {
         try
         {
@@ -204,10 +226,31 @@ public static class RabbitMqScenario
             await using var channel = await connection.CreateChannelAsync();
             await channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false);
             await channel.ExchangeDeleteAsync(exchange, ifUnused: false);
+            for (var partition = 0; partition < partitions; partition++)
+            {
+                await channel.QueueDeleteAsync($"{queue}.{partition}", ifUnused: false, ifEmpty: false);
+            }
+
+            if (partitions > 0)
+            {
+                await channel.ExchangeDeleteAsync(queue, ifUnused: false);
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             await log.WriteLineAsync($"Note: could not delete {queue} / {exchange}: {ex.Message}");
+        }
+    }
+
+    /// <summary>Disposes the consumer hosts at the end of the run.</summary>
+    private sealed class HostList(List<IHost> hosts) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var host in hosts)
+            {
+                host.Dispose();
+            }
         }
     }
 
