@@ -58,13 +58,79 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var cluster = new LocalPostgresCluster(binDirectory, CreateClusterDirectory(options.ClusterDirectory), options.StartTimeout);
         try
         {
-            await cluster.InitializeAsync(options, cancellationToken);
+            await cluster.InitializeAsync(options, primary: null, cancellationToken);
             return cluster;
         }
         catch
         {
             await cluster.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes a streaming standby of this server in a cluster of its own (<c>pg_basebackup -R -X stream</c> from this
+    /// server, as the <c>postgres</c> user) and starts it; returns once it accepts (read-only) connections. Promote it
+    /// with <see cref="PromoteAsync"/> once this server is gone: a failover.
+    /// </summary>
+    /// <param name="options">The standby's port, folder and settings; its binaries are this server's.</param>
+    /// <param name="cancellationToken">Cancels the copy and the start.</param>
+    public async Task<LocalPostgresCluster> StartStandbyAsync(LocalPostgresClusterOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_cleanedUp != 0, this);
+        options ??= new LocalPostgresClusterOptions();
+        var standby = new LocalPostgresCluster(_binDirectory, CreateClusterDirectory(options.ClusterDirectory), options.StartTimeout);
+        try
+        {
+            await standby.InitializeAsync(options, primary: this, cancellationToken);
+            return standby;
+        }
+        catch
+        {
+            await standby.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Promotes this standby (<c>pg_ctl promote -w</c>) and returns once it accepts writes: a connection to it sees
+    /// <c>pg_is_in_recovery()</c> false.
+    /// </summary>
+    public async Task PromoteAsync(CancellationToken cancellationToken = default)
+    {
+        await _control.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_cleanedUp != 0, this);
+            var promote = await PgCtlAsync(["-w", "-t", TimeoutSeconds, "promote"], cancellationToken);
+            if (promote.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{promote.CommandLine} failed: {promote.Output.Trim()}{Environment.NewLine}{ReadLogTail()}");
+            }
+
+            var probe = new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                await using var connection = new NpgsqlConnection(probe);
+                await connection.OpenAsync(cancellationToken);
+                await using var command = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
+                if (await command.ExecuteScalarAsync(cancellationToken) is false)
+                {
+                    return;
+                }
+
+                if (deadline.Elapsed > _startTimeout)
+                {
+                    throw new InvalidOperationException($"The standby on port {Port} was still in recovery {_startTimeout} after pg_ctl promote.{Environment.NewLine}{ReadLogTail()}");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+            }
+        }
+        finally
+        {
+            _control.Release();
         }
     }
 
@@ -125,7 +191,7 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
 
     private static string StopMode(bool immediate) => immediate ? "immediate" : "fast";
 
-    private async Task InitializeAsync(LocalPostgresClusterOptions options, CancellationToken cancellationToken)
+    private async Task InitializeAsync(LocalPostgresClusterOptions options, LocalPostgresCluster? primary, CancellationToken cancellationToken)
     {
         StartWatchdog();
         var socketDirectory = Directory.CreateDirectory(Path.Combine(_clusterDirectory, "socket")).FullName;
@@ -135,11 +201,20 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
                 .EnsureSuccess();
         }
 
-        (await ProcessRunner.RunPostgresToolAsync(
-                Path.Combine(_binDirectory, "initdb"),
-                ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                ToolTimeout,
-                cancellationToken))
+        // A standby starts as a copy of its primary (configuration included; the settings below are appended after
+        // the primary's, so they win); initdb's pg_hba.conf already trusts replication connections from 127.0.0.1.
+        (await (primary is null
+                ? ProcessRunner.RunPostgresToolAsync(
+                    Path.Combine(_binDirectory, "initdb"),
+                    ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                    ToolTimeout,
+                    cancellationToken)
+                : ProcessRunner.RunPostgresToolAsync(
+                    Path.Combine(_binDirectory, "pg_basebackup"),
+                    ["-D", DataDirectory, "-h", "127.0.0.1", "-p", primary.Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres",
+                        "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                    ToolTimeout,
+                    cancellationToken)))
             .EnsureSuccess();
 
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)
