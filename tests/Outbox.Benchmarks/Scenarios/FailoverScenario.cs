@@ -13,7 +13,7 @@ namespace Outbox.Benchmarks.Scenarios;
 /// <summary>
 /// <c>failover</c> (PostgreSQL): a primary and a streaming standby of the scenario's own (throwaway clusters), one
 /// dispatcher host whose store connects with a multi-host connection string naming both
-/// (<c>Target Session Attributes=primary;Host Recheck Seconds=1</c> unless <c>--connection-options</c> says otherwise).
+/// (<c>Target Session Attributes=primary;Host Recheck Seconds=N</c>, N from <c>--host-recheck-seconds</c>, default 1).
 /// Each of <c>--repeat</c> failovers (default 3): a backlog of messages that become due a moment later is committed and
 /// replayed by the standby, the primary is killed (<c>pg_ctl stop -m immediate</c>), the standby promoted
 /// (<c>pg_ctl promote -w</c>, then until <c>pg_is_in_recovery()</c> is false), and what is measured is the time from
@@ -24,7 +24,6 @@ public static class FailoverScenario
 {
     private const int DefaultFailovers = 3;
     private const int Backlog = 50;
-    private const string DefaultConnectionOptions = "Target Session Attributes=primary;Host Recheck Seconds=1";
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
 
     // Longer than a kill and a promote take, so that the backlog is due by the time the new primary takes writes.
@@ -41,7 +40,7 @@ public static class FailoverScenario
         var ct = context.Cancellation;
         var log = context.Log;
         var failovers = options.Repeat > 1 ? options.Repeat : DefaultFailovers;
-        var connectionOptions = string.IsNullOrWhiteSpace(options.ConnectionOptions) ? DefaultConnectionOptions : options.ConnectionOptions;
+        var connectionOptions = $"Target Session Attributes=primary;Host Recheck Seconds={options.HostRecheckSeconds}";
 
         await log.WriteLineAsync("Starting a throwaway primary and a streaming standby of it ...");
         var primary = await LocalPostgresCluster.StartAsync(cancellationToken: ct);
@@ -53,7 +52,7 @@ public static class FailoverScenario
             var hosts = new NpgsqlConnectionStringBuilder($"Host=127.0.0.1:{ports.Item1},127.0.0.1:{ports.Item2};Username=postgres;Database=postgres;{connectionOptions}");
             var multiHost = hosts.ConnectionString;
             report.Set("failovers", failovers)
-                .Set("connection_options", connectionOptions)
+                .Set("failover_connection_options", connectionOptions)
                 .Set("host_recheck_seconds", hosts.HostRecheckSeconds)
                 .Set("target_session_attributes", hosts.TargetSessionAttributes);
 
