@@ -93,6 +93,39 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
     }
 
     /// <summary>
+    /// Returns once <paramref name="standby"/> has replayed everything this server had written when called
+    /// (<c>pg_last_wal_replay_lsn()</c> at or past this server's <c>pg_current_wal_lsn()</c>): what was committed is on
+    /// the standby too.
+    /// </summary>
+    /// <exception cref="TimeoutException">The standby did not catch up within the start timeout.</exception>
+    public async Task WaitUntilReplayedByAsync(LocalPostgresCluster standby, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(standby);
+        string target;
+        await using (var connection = new NpgsqlConnection(Unpooled))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", connection);
+            target = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        await using var replica = new NpgsqlConnection(standby.Unpooled);
+        await replica.OpenAsync(cancellationToken);
+        await using var replayed = new NpgsqlCommand("SELECT pg_last_wal_replay_lsn() >= @target::pg_lsn", replica);
+        replayed.Parameters.AddWithValue("target", target);
+        var deadline = Stopwatch.StartNew();
+        while (await replayed.ExecuteScalarAsync(cancellationToken) is not true)
+        {
+            if (deadline.Elapsed > _startTimeout)
+            {
+                throw new TimeoutException($"The standby on port {standby.Port} had not replayed up to {target} of port {Port} after {_startTimeout}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// Promotes this standby (<c>pg_ctl promote -w</c>) and returns once it accepts writes: a connection to it sees
     /// <c>pg_is_in_recovery()</c> false.
     /// </summary>
@@ -108,11 +141,10 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
                 throw new InvalidOperationException($"{promote.CommandLine} failed: {promote.Output.Trim()}{Environment.NewLine}{ReadLogTail()}");
             }
 
-            var probe = new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
             var deadline = Stopwatch.StartNew();
             while (true)
             {
-                await using var connection = new NpgsqlConnection(probe);
+                await using var connection = new NpgsqlConnection(Unpooled);
                 await connection.OpenAsync(cancellationToken);
                 await using var command = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
                 if (await command.ExecuteScalarAsync(cancellationToken) is false)
@@ -186,6 +218,10 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         await CleanUpAsync();
         TestRunCleanup.Unregister(_cleanup);
     }
+
+    // Unpooled, with a short connect timeout: a server on a port a killed one had must not be reached through the
+    // killed one's pooled connections.
+    private string Unpooled => new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
 
     private string TimeoutSeconds => ((int)Math.Ceiling(_startTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 

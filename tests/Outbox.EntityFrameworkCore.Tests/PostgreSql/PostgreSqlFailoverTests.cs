@@ -62,7 +62,7 @@ public sealed class PostgreSqlFailoverTests
             await WaitUntilAsync(() => DistinctSent(transport) >= 1, "the message published before the failover was delivered");
 
             // The standby has replayed the outbox's last change before the primary goes: what was committed is there.
-            await WaitUntilReplayedAsync(primary, standby);
+            await primary.WaitUntilReplayedByAsync(standby, Ct);
             await primary.StopAsync(immediate: true, Ct);
             await standby.PromoteAsync(Ct);
 
@@ -103,28 +103,6 @@ public sealed class PostgreSqlFailoverTests
             {
                 await Task.Delay(100, Ct);
             }
-        }
-    }
-
-    private static async Task WaitUntilReplayedAsync(LocalPostgresCluster primary, LocalPostgresCluster standby)
-    {
-        string target;
-        await using (var connection = new NpgsqlConnection(primary.ConnectionString))
-        {
-            await connection.OpenAsync(Ct);
-            await using var command = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", connection);
-            target = (string)(await command.ExecuteScalarAsync(Ct))!;
-        }
-
-        await using var replica = new NpgsqlConnection(standby.ConnectionString);
-        await replica.OpenAsync(Ct);
-        await using var replayed = new NpgsqlCommand("SELECT pg_last_wal_replay_lsn() >= @target::pg_lsn", replica);
-        replayed.Parameters.AddWithValue("target", target);
-        var deadline = DateTime.UtcNow + Bound;
-        while (await replayed.ExecuteScalarAsync(Ct) is not true)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for the standby to replay up to {target}");
-            await Task.Delay(50, Ct);
         }
     }
 
