@@ -156,3 +156,21 @@ BEGIN
     END IF;
 END $EF$;
 COMMIT;
+
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202043446_CreatedAtDatabaseClock') THEN
+    ALTER TABLE outbox_messages ALTER COLUMN created_at SET DEFAULT (now());
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202043446_CreatedAtDatabaseClock') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261202043446_CreatedAtDatabaseClock', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;

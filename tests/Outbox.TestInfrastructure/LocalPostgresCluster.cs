@@ -58,13 +58,111 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         var cluster = new LocalPostgresCluster(binDirectory, CreateClusterDirectory(options.ClusterDirectory), options.StartTimeout);
         try
         {
-            await cluster.InitializeAsync(options, cancellationToken);
+            await cluster.InitializeAsync(options, primary: null, cancellationToken);
             return cluster;
         }
         catch
         {
             await cluster.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes a streaming standby of this server in a cluster of its own (<c>pg_basebackup -R -X stream</c> from this
+    /// server, as the <c>postgres</c> user) and starts it; returns once it accepts (read-only) connections. Promote it
+    /// with <see cref="PromoteAsync"/> once this server is gone: a failover.
+    /// </summary>
+    /// <param name="options">The standby's port, folder and settings; its binaries are this server's.</param>
+    /// <param name="cancellationToken">Cancels the copy and the start.</param>
+    public async Task<LocalPostgresCluster> StartStandbyAsync(LocalPostgresClusterOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_cleanedUp != 0, this);
+        options ??= new LocalPostgresClusterOptions();
+        var standby = new LocalPostgresCluster(_binDirectory, CreateClusterDirectory(options.ClusterDirectory), options.StartTimeout);
+        try
+        {
+            await standby.InitializeAsync(options, primary: this, cancellationToken);
+            return standby;
+        }
+        catch
+        {
+            await standby.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Returns once <paramref name="standby"/> has replayed everything this server had written when called
+    /// (<c>pg_last_wal_replay_lsn()</c> at or past this server's <c>pg_current_wal_lsn()</c>): what was committed is on
+    /// the standby too.
+    /// </summary>
+    /// <exception cref="TimeoutException">The standby did not catch up within the start timeout.</exception>
+    public async Task WaitUntilReplayedByAsync(LocalPostgresCluster standby, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(standby);
+        string target;
+        await using (var connection = new NpgsqlConnection(Unpooled))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT pg_current_wal_lsn()::text", connection);
+            target = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        await using var replica = new NpgsqlConnection(standby.Unpooled);
+        await replica.OpenAsync(cancellationToken);
+        await using var replayed = new NpgsqlCommand("SELECT pg_last_wal_replay_lsn() >= @target::pg_lsn", replica);
+        replayed.Parameters.AddWithValue("target", target);
+        var deadline = Stopwatch.StartNew();
+        while (await replayed.ExecuteScalarAsync(cancellationToken) is not true)
+        {
+            if (deadline.Elapsed > _startTimeout)
+            {
+                throw new TimeoutException($"The standby on port {standby.Port} had not replayed up to {target} of port {Port} after {_startTimeout}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Promotes this standby (<c>pg_ctl promote -w</c>) and returns once it accepts writes: a connection to it sees
+    /// <c>pg_is_in_recovery()</c> false.
+    /// </summary>
+    public async Task PromoteAsync(CancellationToken cancellationToken = default)
+    {
+        await _control.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_cleanedUp != 0, this);
+            var promote = await PgCtlAsync(["-w", "-t", TimeoutSeconds, "promote"], cancellationToken);
+            if (promote.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"{promote.CommandLine} failed: {promote.Output.Trim()}{Environment.NewLine}{ReadLogTail()}");
+            }
+
+            var deadline = Stopwatch.StartNew();
+            while (true)
+            {
+                await using var connection = new NpgsqlConnection(Unpooled);
+                await connection.OpenAsync(cancellationToken);
+                await using var command = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
+                if (await command.ExecuteScalarAsync(cancellationToken) is false)
+                {
+                    return;
+                }
+
+                if (deadline.Elapsed > _startTimeout)
+                {
+                    throw new InvalidOperationException($"The standby on port {Port} was still in recovery {_startTimeout} after pg_ctl promote.{Environment.NewLine}{ReadLogTail()}");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken);
+            }
+        }
+        finally
+        {
+            _control.Release();
         }
     }
 
@@ -121,11 +219,15 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
         TestRunCleanup.Unregister(_cleanup);
     }
 
+    // Unpooled, with a short connect timeout: a server on a port a killed one had must not be reached through the
+    // killed one's pooled connections.
+    private string Unpooled => new NpgsqlConnectionStringBuilder(ConnectionString) { Pooling = false, Timeout = 5 }.ConnectionString;
+
     private string TimeoutSeconds => ((int)Math.Ceiling(_startTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
 
     private static string StopMode(bool immediate) => immediate ? "immediate" : "fast";
 
-    private async Task InitializeAsync(LocalPostgresClusterOptions options, CancellationToken cancellationToken)
+    private async Task InitializeAsync(LocalPostgresClusterOptions options, LocalPostgresCluster? primary, CancellationToken cancellationToken)
     {
         StartWatchdog();
         var socketDirectory = Directory.CreateDirectory(Path.Combine(_clusterDirectory, "socket")).FullName;
@@ -135,11 +237,20 @@ public sealed class LocalPostgresCluster : IAsyncDisposable
                 .EnsureSuccess();
         }
 
-        (await ProcessRunner.RunPostgresToolAsync(
-                Path.Combine(_binDirectory, "initdb"),
-                ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                ToolTimeout,
-                cancellationToken))
+        // A standby starts as a copy of its primary (configuration included; the settings below are appended after
+        // the primary's, so they win); initdb's pg_hba.conf already trusts replication connections from 127.0.0.1.
+        (await (primary is null
+                ? ProcessRunner.RunPostgresToolAsync(
+                    Path.Combine(_binDirectory, "initdb"),
+                    ["-D", DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                    ToolTimeout,
+                    cancellationToken)
+                : ProcessRunner.RunPostgresToolAsync(
+                    Path.Combine(_binDirectory, "pg_basebackup"),
+                    ["-D", DataDirectory, "-h", "127.0.0.1", "-p", primary.Port.ToString(CultureInfo.InvariantCulture), "-U", "postgres",
+                        "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                    ToolTimeout,
+                    cancellationToken)))
             .EnsureSuccess();
 
         var settings = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -12,6 +12,10 @@ public static class OutboxModelBuilderExtensions
     // aggressive autovacuum keeps dead tuples from piling up at the head of the primary key.
     private const string NpgsqlStorageParameter = "Npgsql:StorageParameter:";
 
+    // Npgsql's conventions mark every model they build with its value generation strategy before OnModelCreating runs.
+    private static bool IsNpgsql(ModelBuilder modelBuilder) =>
+        modelBuilder.Model.FindAnnotation("Npgsql:ValueGenerationStrategy") is not null;
+
     /// <summary>
     /// Maps <see cref="OutboxRecord"/> (the outbox table), <see cref="DeadLetterRecord"/> (the dead-letter table) and
     /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key).
@@ -50,7 +54,14 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
             e.Property(x => x.Headers).HasColumnName("headers");
             e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128);
-            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            // The database's clock, like every other stored time: on PostgreSQL a column default (EF Core leaves the
+            // column out of the INSERT while CreatedAt is unset, and reads the value back). SQLite runs inside the
+            // publishing process, so its clock is the host clock that Publish reads (see OutboxDbContextExtensions).
+            var createdAt = e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            if (IsNpgsql(modelBuilder))
+            {
+                createdAt.HasDefaultValueSql("now()");
+            }
 
             // Head-of-line check of the claim: "does an earlier message of this key still wait?"
             e.HasIndex(x => new { x.PartitionKey, x.SequenceNumber })

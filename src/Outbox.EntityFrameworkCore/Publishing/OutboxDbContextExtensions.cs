@@ -88,7 +88,7 @@ public static class OutboxDbContextExtensions
             ContentType = serializer.ContentType,
             Headers = headers,
             TraceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : null,
-            CreatedAt = time.GetUtcNow().UtcDateTime,
+            CreatedAt = CreatedAt(context),
             AvailableAt = options?.DeliverAfter?.UtcDateTime,
         };
         context.Set<OutboxRecord>().Add(record);
@@ -100,6 +100,18 @@ public static class OutboxDbContextExtensions
 
         return record.MessageId;
     }
+
+    /// <summary>
+    /// <c>created_at</c> comes from the database's clock, not from the configured <see cref="TimeProvider"/> (which
+    /// informs ids and in-process timers only). Where the model gives the column a default (PostgreSQL: <c>now()</c>),
+    /// it is left unset for the database to fill. Otherwise (SQLite) the database runs inside this process and its
+    /// clock (<c>strftime('now')</c>) is the host's system clock, read here the same way.
+    /// </summary>
+    private static DateTime CreatedAt(DbContext context) =>
+        context.Model.FindEntityType(typeof(OutboxRecord))?.FindProperty(nameof(OutboxRecord.CreatedAt)) is { } property
+        && property.GetDefaultValueSql() is not null
+            ? default
+            : TimeProvider.System.GetUtcNow().UtcDateTime;
 
     private static void CheckLength(string value, int max, string name)
     {

@@ -113,6 +113,9 @@ public sealed class BenchOptions
     /// <summary>isolation (http): how long the bad receiver refuses connections, in seconds.</summary>
     public double OutageSeconds { get; private set; } = 60;
 
+    /// <summary>failover: Npgsql's <c>Host Recheck Seconds</c> in the dispatcher's multi-host connection string.</summary>
+    public int HostRecheckSeconds { get; private set; } = 1;
+
     /// <summary>xmin: how long the other session keeps its transaction (and snapshot) open, in seconds.</summary>
     public double HoldSeconds { get; private set; } = 180;
 
@@ -145,6 +148,7 @@ public sealed class BenchOptions
           oversized a row of --payload-mb written by SQL is dead-lettered; the process's peak RSS growth meanwhile
           isolation healthy destination's p50/p99 with and without a bad one next to it (--transport rabbitmq|http)
           pooler   drain msg/s direct vs through PgBouncer, and cross-process wake-up latency behind it
+          failover primary killed, standby promoted (--repeat N times, default 3): promote complete -> next delivery
 
         Options:
           --provider postgres|sqlite   database (default postgres)
@@ -181,6 +185,7 @@ public sealed class BenchOptions
           --payload-mb N               oversized: the row's payload in MiB (default 100)
           --transport rabbitmq|http    isolation: the transport (default rabbitmq)
           --outage-seconds S           isolation (http): how long the bad receiver refuses connections (default 60)
+          --host-recheck-seconds N     failover: Npgsql's Host Recheck Seconds (default 1; Npgsql's own default is 10)
           --hold <s>                   xmin: how long the other session holds its transaction open (default 180)
           --backlog N                  soak: most messages waiting in the outbox at any time (default 200000)
           --report-every N             soak: messages per reported segment (default 1000000)
@@ -288,6 +293,9 @@ public sealed class BenchOptions
                     break;
                 case "--outage-seconds":
                     options.OutageSeconds = Int(name, Value(), 1, 3600);
+                    break;
+                case "--host-recheck-seconds":
+                    options.HostRecheckSeconds = Int(name, Value(), 0, 3600);
                     break;
                 case "--messages":
                     options.Messages = Int(name, Value(), 1, 100_000_000);

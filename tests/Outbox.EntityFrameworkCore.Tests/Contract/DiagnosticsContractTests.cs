@@ -39,6 +39,30 @@ public abstract class DiagnosticsContractTests<TFixture>(TFixture fixture) : Dat
     }
 
     [Fact]
+    public async Task Publish_PublisherClockFiveMinutesSlow_StoresCreatedAtFromTheDatabaseClock()
+    {
+        var slow = new SlowClock(TimeSpan.FromMinutes(5));
+        using var services = new ServiceCollection().AddSingleton<TimeProvider>(slow).BuildServiceProvider();
+        var options = new DbContextOptionsBuilder<TestDbContext>();
+        Database.Configure(options);
+        options.UseOutbox(services);
+        await using (var context = new TestDbContext(options.Options))
+        {
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "skewed", 1));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        using var host = OutboxTestHost.Build(Database, new InMemoryTransport(), o => o.Enabled = false);
+        var reading = await host.Services.GetRequiredService<IOutboxMonitor>().GetBacklogAsync(Ct);
+
+        // ReadAt is the database's clock now; the row was written a moment ago (generous for a loaded machine), and
+        // nowhere near the publisher's clock, five minutes behind.
+        var createdAt = Assert.NotNull(reading.OldestCreatedAt);
+        Assert.InRange(reading.ReadAt - createdAt, TimeSpan.FromSeconds(-1), TimeSpan.FromSeconds(60));
+        Assert.True(createdAt - slow.GetUtcNow() > TimeSpan.FromMinutes(4), $"created_at {createdAt:O} follows the publisher's clock ({slow.GetUtcNow():O})");
+    }
+
+    [Fact]
     public async Task Telemetry_PublishAndDispatch_ExportOneTraceAndTheCounters()
     {
         var spans = new List<Activity>();
@@ -93,5 +117,10 @@ public abstract class DiagnosticsContractTests<TFixture>(TFixture fixture) : Dat
         }
 
         return sum;
+    }
+
+    private sealed class SlowClock(TimeSpan behind) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() - behind;
     }
 }

@@ -252,8 +252,10 @@ namespace Samples.Payments.Migrations.PostgreSql
                         .HasColumnName("content_type");
 
                     b.Property<DateTime>("CreatedAt")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
 
                     b.Property<string>("Destination")
                         .IsRequired()
