@@ -33,4 +33,11 @@ public static class OutboxHttpHeaders
     /// GUID per request, signed in place of a message id; each message's own id travels in the body.
     /// </summary>
     public const string BatchId = "outbox-batch-id";
+
+    /// <summary>
+    /// Sent by the inbox endpoint on its answers once a request is authenticated: the endpoint takes several messages
+    /// per request. The HTTP transport sends batches to a URL only after an answer from it carried this header, so a
+    /// receiver that does not know batches (a webhook, an older version) is never sent one.
+    /// </summary>
+    public const string AcceptsBatches = "outbox-accepts-batches";
 }

@@ -112,6 +112,8 @@ internal sealed class HttpInboxEndpoint(
             }
         }
 
+        // Authenticated: tell the sender it may send several messages per request.
+        http.Response.Headers[OutboxHttpHeaders.AcceptsBatches] = "1";
         var limit = settings.MaxRequestBodySize;
         if (http.Request.ContentLength > limit)
         {

@@ -16,9 +16,11 @@ namespace Outbox.Http;
 /// (<see cref="HttpTransportOptions.SigningKeys"/>) gets each request signed afresh at each attempt.
 /// Several claimed messages for one URL go in one request (<see cref="HttpBatchFormat"/>, up to
 /// <see cref="HttpTransportOptions.MaxBatchMessages"/> and <see cref="HttpTransportOptions.MaxBatchBytes"/>), and each is
-/// settled by the outcome the receiver answers for it. A receiver that answers a batch with 2xx but no per-message
-/// outcomes (a library version without batches) or 415 gets one POST per message from then on; a batch refused as too
-/// large (413) or with another final 4xx is sent again one POST per message, so that each message gets its own verdict.
+/// settled by the outcome the receiver answers for it, once the URL's receiver has said it takes batches (the header
+/// <see cref="OutboxHttpHeaders.AcceptsBatches"/> on an answer to a single POST): until then, and for any other receiver
+/// (a webhook, an older version of the inbox), one POST per message. A receiver that answers a batch with 2xx but no
+/// per-message outcomes, or 415, gets one POST per message from then on; a batch refused as too large (413) or with
+/// another final 4xx is sent again one POST per message, so that each message gets its own verdict.
 /// </summary>
 internal sealed class HttpTransport(
     IHttpClientFactory clientFactory,
@@ -31,8 +33,12 @@ internal sealed class HttpTransport(
     // The largest batch answer read: an entry per message is well under 1 KiB (reasons are truncated by the receiver).
     private const int MaxResultBytes = 4 * 1024 * 1024;
 
-    // URLs whose receiver showed it does not take batches: they get one POST per message from then on (bounded).
-    private readonly ConcurrentDictionary<Uri, bool> _singleOnly = new();
+    // The most URLs whose batch support is remembered; further ones get one POST per message.
+    private const int MaxKnownUrls = 10_000;
+
+    // What each URL's receiver showed: true when it advertised batches (OutboxHttpHeaders.AcceptsBatches), false when it
+    // then answered a batch without per-message outcomes. A URL not here gets one POST per message.
+    private readonly ConcurrentDictionary<Uri, bool> _takesBatches = new();
 
     private readonly HttpTransportOptions _options = options.Value;
 
@@ -52,6 +58,11 @@ internal sealed class HttpTransport(
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var status = (int)response.StatusCode;
         HttpLog.Posted(logger, message.MessageId, url, status);
+        if (status < 500 && response.Headers.Contains(OutboxHttpHeaders.AcceptsBatches) && _takesBatches.Count < MaxKnownUrls)
+        {
+            _takesBatches.TryAdd(url, true);
+        }
+
         if (status is >= 200 and < 300)
         {
             return;
@@ -170,7 +181,7 @@ internal sealed class HttpTransport(
         {
             var url = _options.MaxBatchMessages > 1 ? TryUrlOf(message) : null;
             var size = HttpBatchFormat.EstimatedSize(message);
-            if (url is null || message.Payload.Length > _options.MaxMessageSize || size > _options.MaxBatchBytes || _singleOnly.ContainsKey(url))
+            if (url is null || message.Payload.Length > _options.MaxMessageSize || size > _options.MaxBatchBytes || !_takesBatches.GetValueOrDefault(url))
             {
                 groups.Add([message]); // SendAsync reports what is wrong with it, or posts it alone
                 continue;
@@ -285,9 +296,9 @@ internal sealed class HttpTransport(
         }
 
         // The receiver took the request but not as a batch: each message again on its own, with its own verdict.
-        if (status is (>= 200 and < 300) or (int)HttpStatusCode.UnsupportedMediaType && _singleOnly.Count < 10_000)
+        if (status is (>= 200 and < 300) or (int)HttpStatusCode.UnsupportedMediaType)
         {
-            _singleOnly[url] = true;
+            _takesBatches[url] = false;
         }
 
         HttpLog.BatchRefused(logger, batchId, members.Count, url, text);

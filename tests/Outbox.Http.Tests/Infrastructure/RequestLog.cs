@@ -17,6 +17,9 @@ public sealed class RequestLog
     /// <summary>The requests that carried one message in the single format.</summary>
     public IReadOnlyList<(string? ContentType, long Length)> Singles => Requests.Where(r => !HttpBatchFormat.IsBatch(r.ContentType)).ToArray();
 
+    /// <summary>Forgets the requests so far (a warm-up's).</summary>
+    public void Clear() => _requests.Clear();
+
     public void Attach(WebApplication app) => app.Use(async (http, next) =>
     {
         http.Request.EnableBuffering();

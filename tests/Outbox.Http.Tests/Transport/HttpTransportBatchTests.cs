@@ -9,7 +9,8 @@ namespace Outbox.Http.Tests.Transport;
 /// <summary>
 /// Several messages per POST, end to end: a real dispatcher (SQLite outbox) posting to the consumer's HTTP inbox on
 /// Kestrel (SQLite inbox), with a middleware in front of the inbox counting the requests. The messages of each test are
-/// published in one transaction, so that one claim holds them all.
+/// published in one transaction, so that one claim holds them all, after a first message on its own (the warm-up): the
+/// sender batches to a URL once its receiver has said it takes batches.
 /// </summary>
 public sealed class HttpTransportBatchTests
 {
@@ -25,15 +26,16 @@ public sealed class HttpTransportBatchTests
         await using var _ = receiver;
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
 
+        var warmUp = await WarmUpAsync(sender, log);
         var ids = await Apps.PublishTogetherAsync(sender, Enumerable.Range(1, 10).Select(i => $"hello {i}"));
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
 
         var request = Assert.Single(log.Requests);
         Assert.True(HttpBatchFormat.IsBatch(request.ContentType), request.ContentType);
         var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
-        Assert.Equal(ids.Order(), rows.Select(r => r.MessageId).Order());
-        Assert.Equal(10, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
-        Assert.Equal(10, await Apps.QueryAsync<ReceiverDb, int>(receiver.Services, db => db.Set<InboxRecord>().CountAsync()));
+        Assert.Equal(ids.Append(warmUp).Order(), rows.Select(r => r.MessageId).Order());
+        Assert.Equal(11, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
+        Assert.Equal(11, await Apps.QueryAsync<ReceiverDb, int>(receiver.Services, db => db.Set<InboxRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
     }
@@ -48,12 +50,13 @@ public sealed class HttpTransportBatchTests
         await using var _ = receiver;
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
 
+        await WarmUpAsync(sender, log);
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "fail", "b", "c"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
 
         Assert.True(HttpBatchFormat.IsBatch(Assert.Single(log.Requests).ContentType));
         var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
-        Assert.Equal(["a", "b", "c"], rows.Select(r => r.Text).Order());
+        Assert.Equal(["a", "b", "c", "warm-up"], rows.Select(r => r.Text).Order());
         var letter = Assert.Single(await Apps.QueryAsync<ReceiverDb, List<InboxDeadLetterRecord>>(receiver.Services, db => db.Set<InboxDeadLetterRecord>().ToListAsync()));
         Assert.Equal(ids[1].ToString("D"), letter.MessageId);
         Assert.Contains("this greeting always fails", letter.Reason, StringComparison.Ordinal);
@@ -102,6 +105,7 @@ public sealed class HttpTransportBatchTests
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"), http: o => o.MaxBatchBytes = limit);
 
         // About 1.6 KB each in a batch (base64 payload and headers): two to a request. The last is larger than the limit.
+        var warmUp = await WarmUpAsync(sender, log);
         var texts = Enumerable.Range(1, 8).Select(i => $"{i}:" + new string('x', 500)).Append("big:" + new string('y', 5000)).ToList();
         var ids = await Apps.PublishTogetherAsync(sender, texts);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
@@ -111,8 +115,8 @@ public sealed class HttpTransportBatchTests
         var single = Assert.Single(log.Singles);
         Assert.True(single.Length > 5000, $"the single request has {single.Length} bytes");
         var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
-        Assert.Equal(ids.Order(), rows.Select(r => r.MessageId).Order());
-        Assert.Equal(texts.Count, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
+        Assert.Equal(ids.Append(warmUp).Order(), rows.Select(r => r.MessageId).Order());
+        Assert.Equal(texts.Count + 1, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
     }
 
     [Fact]
@@ -125,19 +129,20 @@ public sealed class HttpTransportBatchTests
         await using var _ = receiver;
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"), http: o => o.MaxBatchMessages = 1);
 
+        var warmUp = await WarmUpAsync(sender, log);
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
 
         Assert.Empty(log.Batches);
         Assert.Equal(3, log.Singles.Count);
         var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
-        Assert.Equal(ids.Order(), rows.Select(r => r.MessageId).Order());
+        Assert.Equal(ids.Append(warmUp).Order(), rows.Select(r => r.MessageId).Order());
     }
 
     [Fact]
-    public async Task Send_ReceiverAnswersABatchWithoutOutcomes_ItsMessagesArePostedOneByOneFromThenOn()
+    public async Task Send_ReceiverNeverSaysItTakesBatches_OnePostPerMessage()
     {
-        // A receiver that does not know batches (a hook, an older version): 200 with no per-message outcomes.
+        // A webhook that is not the library's inbox: it never gets a batch body it would not understand.
         var batches = 0;
         var singles = new System.Collections.Concurrent.ConcurrentBag<string>();
         var (stub, address) = await Apps.StartStubAsync(http =>
@@ -151,25 +156,59 @@ public sealed class HttpTransportBatchTests
                 singles.Add(http.Request.Headers[OutboxHeaders.MessageId].ToString());
             }
 
-            http.Response.StatusCode = StatusCodes.Status200OK;
             return Task.CompletedTask;
         });
         await using var _ = stub;
         using var senderDb = new TempDatabase();
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
 
+        await Apps.PublishAsync(sender, "first");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, Volatile.Read(ref batches));
+        Assert.Equal(4, singles.Count);
+        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), singles.ToHashSet());
+    }
+
+    [Fact]
+    public async Task Send_ReceiverAnswersABatchWithoutOutcomes_ItsMessagesArePostedOneByOneFromThenOn()
+    {
+        // Something between sender and inbox (a proxy answering for it) says batches, then answers one with a bare 200.
+        var batches = 0;
+        var singles = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var (stub, address) = await Apps.StartStubAsync(http =>
+        {
+            http.Response.Headers[OutboxHttpHeaders.AcceptsBatches] = "1";
+            if (HttpBatchFormat.IsBatch(http.Request.ContentType))
+            {
+                Interlocked.Increment(ref batches);
+            }
+            else
+            {
+                singles.Add(http.Request.Headers[OutboxHeaders.MessageId].ToString());
+            }
+
+            return Task.CompletedTask;
+        });
+        await using var _ = stub;
+        using var senderDb = new TempDatabase();
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
+        await Apps.PublishAsync(sender, "first");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
         Assert.Equal(1, Volatile.Read(ref batches));
-        Assert.Equal(ids.Select(id => id.ToString("D")).Order(), singles.Order());
+        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), singles.ToHashSet());
 
-        var more = await Apps.PublishTogetherAsync(sender, ["d", "e"]);
+        await Apps.PublishTogetherAsync(sender, ["d", "e"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
         Assert.Equal(1, Volatile.Read(ref batches));
-        Assert.Equal(5, singles.Count);
+        Assert.Equal(6, singles.Count);
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
-        Assert.Equal(2, more.Count);
     }
 
     [Fact]
@@ -178,29 +217,48 @@ public sealed class HttpTransportBatchTests
         // The first answers are 503 for the whole request (an endpoint failure), then the inbox takes the batch.
         using var senderDb = new TempDatabase();
         using var receiverDb = new TempDatabase();
-        var refused = 0;
-        var (receiver, address) = await Apps.StartReceiverAsync(receiverDb, services: s => s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new RefuseFirst(3, () => Interlocked.Increment(ref refused))));
+        var refusals = new Refusals();
+        var log = new RequestLog();
+        var (receiver, address) = await Apps.StartReceiverAsync(
+            receiverDb, services: s => s.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter>(new RefuseFirst(refusals)), log: log);
         await using var _ = receiver;
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+        var warmUp = await WarmUpAsync(sender, log);
 
+        Volatile.Write(ref refusals.Remaining, 3);
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c", "d"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
 
-        Assert.True(Volatile.Read(ref refused) >= 3);
+        Assert.True(Volatile.Read(ref refusals.Remaining) <= 0);
+        Assert.NotEmpty(log.Batches);
         var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
-        Assert.Equal(ids.Order(), rows.Select(r => r.MessageId).Order());
-        Assert.Equal(4, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
+        Assert.Equal(ids.Append(warmUp).Order(), rows.Select(r => r.MessageId).Order());
+        Assert.Equal(5, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
     }
 
-    /// <summary>Answers the first <c>count</c> requests 503 before the inbox sees them.</summary>
-    private sealed class RefuseFirst(int count, Func<int> next) : Microsoft.AspNetCore.Hosting.IStartupFilter
+    /// <summary>One message on its own, delivered: its answer tells the sender that the inbox takes batches. The log forgets it.</summary>
+    private static async Task<Guid> WarmUpAsync(Microsoft.Extensions.Hosting.IHost sender, RequestLog log)
+    {
+        var id = await Apps.PublishAsync(sender, "warm-up");
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        log.Clear();
+        return id;
+    }
+
+    private sealed class Refusals
+    {
+        public int Remaining;
+    }
+
+    /// <summary>Answers 503, before the inbox sees the request, while <see cref="Refusals.Remaining"/> is above 0.</summary>
+    private sealed class RefuseFirst(Refusals refusals) : Microsoft.AspNetCore.Hosting.IStartupFilter
     {
         public Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> Configure(Action<Microsoft.AspNetCore.Builder.IApplicationBuilder> inner) => app =>
         {
             app.Use(following => async http =>
             {
-                if (next() <= count)
+                if (Interlocked.Decrement(ref refusals.Remaining) >= 0)
                 {
                     http.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                     return;
