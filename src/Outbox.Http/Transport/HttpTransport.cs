@@ -58,9 +58,9 @@ internal sealed class HttpTransport(
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         var status = (int)response.StatusCode;
         HttpLog.Posted(logger, message.MessageId, url, status);
-        if (status < 500 && response.Headers.Contains(OutboxHttpHeaders.AcceptsBatches) && _takesBatches.Count < MaxKnownUrls)
+        if (status < 500 && response.Headers.Contains(OutboxHttpHeaders.AcceptsBatches))
         {
-            _takesBatches.TryAdd(url, true);
+            RememberTakesBatches(url);
         }
 
         if (status is >= 200 and < 300)
@@ -314,6 +314,15 @@ internal sealed class HttpTransport(
         }
 
         return results;
+    }
+
+    /// <summary>The receiver at <paramref name="url"/> said it takes batches (unless it since showed it does not).</summary>
+    internal void RememberTakesBatches(Uri url)
+    {
+        if (_takesBatches.Count < MaxKnownUrls)
+        {
+            _takesBatches.TryAdd(url, true);
+        }
     }
 
     /// <summary>The URL of <paramref name="message"/>: <see cref="HttpTransportOptions.UrlFor"/>, the destination map, or the base address.</summary>

@@ -18,6 +18,7 @@ public static class ScenarioCatalog
         ["oversized"] = OversizedScenario.RunAsync,
         ["isolation"] = IsolationScenario.RunAsync,
         ["pooler"] = PoolerScenario.RunAsync,
+        ["http"] = HttpScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>
