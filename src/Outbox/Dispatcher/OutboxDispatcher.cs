@@ -344,16 +344,21 @@ internal sealed class OutboxDispatcher : BackgroundService
             var groups = messages.Count == 1 ? [messages] : transport.Split(messages);
             foreach (var group in groups)
             {
-                if (group.Count == 1)
+                // Only messages of this claim, each once: anything else the transport returned is not sent.
+                var known = group.Where(m => indexOf.TryGetValue(m, out var i) && outcomes[i] is null).Distinct(ReferenceEqualityComparer.Instance).Cast<OutboxMessage>().ToList();
+                if (known.Count == 1)
                 {
-                    outcomes[indexOf[group[0]]] = SendAsync(group[0], sendAbort);
+                    outcomes[indexOf[known[0]]] = SendAsync(known[0], sendAbort);
                     continue;
                 }
 
-                var sent = SendGroupAsync(transport, group, sendAbort);
-                for (var j = 0; j < group.Count; j++)
+                if (known.Count > 1)
                 {
-                    outcomes[indexOf[group[j]]] = OutcomeAtAsync(sent, j);
+                    var sent = SendGroupAsync(transport, known, sendAbort);
+                    for (var j = 0; j < known.Count; j++)
+                    {
+                        outcomes[indexOf[known[j]]] = OutcomeAtAsync(sent, j);
+                    }
                 }
             }
         }
@@ -368,7 +373,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     }
 
     /// <summary>One round trip for several messages of one destination, through that destination's pipeline.</summary>
-    private async Task<SendOutcome[]> SendGroupAsync(IMessageBatchTransport transport, IReadOnlyList<OutboxMessage> group, CancellationToken sendAbort)
+    private async Task<SendOutcome[]> SendGroupAsync(IMessageBatchTransport transport, List<OutboxMessage> group, CancellationToken sendAbort)
     {
         var destination = group[0].Destination;
         using var activity = StartDispatchActivity(group);
@@ -527,7 +532,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     /// The span of a round trip carrying several messages: linked to each message's publisher, so every trace shows it;
     /// the transport hands this span to the receiver as each message's parent.
     /// </summary>
-    private static Activity? StartDispatchActivity(IReadOnlyList<OutboxMessage> group)
+    private static Activity? StartDispatchActivity(List<OutboxMessage> group)
     {
         if (!OutboxTelemetry.Source.HasListeners())
         {

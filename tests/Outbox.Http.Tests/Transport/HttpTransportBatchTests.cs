@@ -143,21 +143,8 @@ public sealed class HttpTransportBatchTests
     public async Task Send_ReceiverNeverSaysItTakesBatches_OnePostPerMessage()
     {
         // A webhook that is not the library's inbox: it never gets a batch body it would not understand.
-        var batches = 0;
-        var singles = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var (stub, address) = await Apps.StartStubAsync(http =>
-        {
-            if (HttpBatchFormat.IsBatch(http.Request.ContentType))
-            {
-                Interlocked.Increment(ref batches);
-            }
-            else
-            {
-                singles.Add(http.Request.Headers[OutboxHeaders.MessageId].ToString());
-            }
-
-            return Task.CompletedTask;
-        });
+        var posts = new StubPosts(advertiseBatches: false);
+        var (stub, address) = await Apps.StartStubAsync(posts.AnswerAsync);
         await using var _ = stub;
         using var senderDb = new TempDatabase();
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
@@ -167,31 +154,17 @@ public sealed class HttpTransportBatchTests
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
 
-        Assert.Equal(0, Volatile.Read(ref batches));
-        Assert.Equal(4, singles.Count);
-        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), singles.ToHashSet());
+        Assert.Equal(0, posts.Batches);
+        Assert.Equal(4, posts.Singles.Count);
+        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), posts.Singles.ToHashSet());
     }
 
     [Fact]
     public async Task Send_ReceiverAnswersABatchWithoutOutcomes_ItsMessagesArePostedOneByOneFromThenOn()
     {
         // Something between sender and inbox (a proxy answering for it) says batches, then answers one with a bare 200.
-        var batches = 0;
-        var singles = new System.Collections.Concurrent.ConcurrentBag<string>();
-        var (stub, address) = await Apps.StartStubAsync(http =>
-        {
-            http.Response.Headers[OutboxHttpHeaders.AcceptsBatches] = "1";
-            if (HttpBatchFormat.IsBatch(http.Request.ContentType))
-            {
-                Interlocked.Increment(ref batches);
-            }
-            else
-            {
-                singles.Add(http.Request.Headers[OutboxHeaders.MessageId].ToString());
-            }
-
-            return Task.CompletedTask;
-        });
+        var posts = new StubPosts(advertiseBatches: true);
+        var (stub, address) = await Apps.StartStubAsync(posts.AnswerAsync);
         await using var _ = stub;
         using var senderDb = new TempDatabase();
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
@@ -200,13 +173,13 @@ public sealed class HttpTransportBatchTests
 
         var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(1, Volatile.Read(ref batches));
-        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), singles.ToHashSet());
+        Assert.Equal(1, posts.Batches);
+        Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), posts.Singles.ToHashSet());
 
         await Apps.PublishTogetherAsync(sender, ["d", "e"]);
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
-        Assert.Equal(1, Volatile.Read(ref batches));
-        Assert.Equal(6, singles.Count);
+        Assert.Equal(1, posts.Batches);
+        Assert.Equal(6, posts.Singles.Count);
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<OutboxRecord>().CountAsync()));
     }
@@ -244,6 +217,35 @@ public sealed class HttpTransportBatchTests
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
         log.Clear();
         return id;
+    }
+
+    /// <summary>A stub receiver's count of batch POSTs and the message ids of single POSTs; answers 200 with no body.</summary>
+    private sealed class StubPosts(bool advertiseBatches)
+    {
+        private int _batches;
+
+        public int Batches => Volatile.Read(ref _batches);
+
+        public System.Collections.Concurrent.ConcurrentBag<string> Singles { get; } = [];
+
+        public Task AnswerAsync(HttpContext http)
+        {
+            if (advertiseBatches)
+            {
+                http.Response.Headers[OutboxHttpHeaders.AcceptsBatches] = "1";
+            }
+
+            if (HttpBatchFormat.IsBatch(http.Request.ContentType))
+            {
+                Interlocked.Increment(ref _batches);
+            }
+            else
+            {
+                Singles.Add(http.Request.Headers[OutboxHeaders.MessageId].ToString());
+            }
+
+            return Task.CompletedTask;
+        }
     }
 
     private sealed class Refusals
