@@ -149,10 +149,8 @@ public sealed class HttpTransportBatchTests
         using var senderDb = new TempDatabase();
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
 
-        await Apps.PublishAsync(sender, "first");
-        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
-        var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
-        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        await DeliverAsync(sender, "first");
+        var ids = await DeliverAsync(sender, "a", "b", "c");
 
         Assert.Equal(0, posts.Batches);
         Assert.Equal(4, posts.Singles.Count);
@@ -168,16 +166,13 @@ public sealed class HttpTransportBatchTests
         await using var _ = stub;
         using var senderDb = new TempDatabase();
         using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, "/hook"));
-        await Apps.PublishAsync(sender, "first");
-        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        await DeliverAsync(sender, "first");
 
-        var ids = await Apps.PublishTogetherAsync(sender, ["a", "b", "c"]);
-        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        var ids = await DeliverAsync(sender, "a", "b", "c");
         Assert.Equal(1, posts.Batches);
         Assert.Superset(ids.Select(id => id.ToString("D")).ToHashSet(), posts.Singles.ToHashSet());
 
-        await Apps.PublishTogetherAsync(sender, ["d", "e"]);
-        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        await DeliverAsync(sender, "d", "e");
         Assert.Equal(1, posts.Batches);
         Assert.Equal(6, posts.Singles.Count);
         Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
@@ -217,6 +212,14 @@ public sealed class HttpTransportBatchTests
         await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
         log.Clear();
         return id;
+    }
+
+    /// <summary>Publishes <paramref name="texts"/> in one transaction and waits until the outbox has delivered them.</summary>
+    private static async Task<List<Guid>> DeliverAsync(Microsoft.Extensions.Hosting.IHost sender, params string[] texts)
+    {
+        var ids = await Apps.PublishTogetherAsync(sender, texts);
+        await sender.Services.WaitForOutboxDeliveryAsync(Wait, TestContext.Current.CancellationToken);
+        return ids;
     }
 
     /// <summary>A stub receiver's count of batch POSTs and the message ids of single POSTs; answers 200 with no body.</summary>
