@@ -29,12 +29,23 @@ public static class Apps
     /// signing key <see cref="KeyId"/> (which <paramref name="inbox"/> may change).
     /// </summary>
     public static async Task<(WebApplication App, Uri BaseAddress)> StartReceiverAsync(
-        TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null, RequestLog? log = null)
+        TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null, RequestLog? log = null, string? postgres = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Services.AddDbContext<ReceiverDb>(o => o.UseSqlite(database.ConnectionString));
+        builder.Services.AddDbContext<ReceiverDb>(o =>
+        {
+            // The inbox in PostgreSQL when a connection string is given, else in the SQLite file.
+            if (postgres is null)
+            {
+                o.UseSqlite(database.ConnectionString);
+            }
+            else
+            {
+                o.UseNpgsql(postgres);
+            }
+        });
         builder.Services.AddSingleton<GreetingCounter>();
         builder.Services.AddOutboxConsumer<ReceiverDb>(Consumer)
             .AddHandler<Greeting, GreetingHandler>()

@@ -41,6 +41,30 @@ public sealed class HttpTransportBatchTests
     }
 
     [Fact]
+    public async Task Send_SeveralMessagesWaitingForAPostgreSqlInbox_OneRequestAndEachHandledOnceInOneInboxBatch()
+    {
+        var server = await PostgresServer.AcquireAsync(TestContext.Current.CancellationToken);
+        var postgres = await server.CreateDatabaseAsync("http_batch", TestContext.Current.CancellationToken);
+        using var senderDb = new TempDatabase();
+        using var unused = new TempDatabase();
+        var log = new RequestLog();
+        var (receiver, address) = await Apps.StartReceiverAsync(
+            unused, services: s => s.Configure<InboxConsumerOptions>(Apps.Consumer, o => o.MaxBatchSize = 50), log: log, postgres: postgres);
+        await using var _ = receiver;
+        using var sender = await Apps.StartSenderAsync(senderDb, new Uri(address, $"/inbox/{Apps.Consumer}"));
+
+        var warmUp = await WarmUpAsync(sender, log);
+        var ids = await DeliverAsync(sender, [.. Enumerable.Range(1, 20).Select(i => $"hello {i}")]);
+
+        Assert.True(HttpBatchFormat.IsBatch(Assert.Single(log.Requests).ContentType));
+        var rows = await Apps.QueryAsync<ReceiverDb, List<ReceivedGreeting>>(receiver.Services, db => db.Greetings.ToListAsync());
+        Assert.Equal(ids.Append(warmUp).Order(), rows.Select(r => r.MessageId).Order());
+        Assert.Equal(21, await Apps.QueryAsync<ReceiverDb, int>(receiver.Services, db => db.Set<InboxRecord>().CountAsync()));
+        Assert.Equal(21, receiver.Services.GetRequiredService<GreetingCounter>().Calls);
+        Assert.Equal(0, await Apps.QueryAsync<SenderDb, int>(sender.Services, db => db.Set<DeadLetterRecord>().CountAsync()));
+    }
+
+    [Fact]
     public async Task Send_BatchWithAPoisonMessage_ItIsDeadLetteredThereWithItsReasonAndTheOthersAreHandled()
     {
         using var senderDb = new TempDatabase();
