@@ -51,6 +51,26 @@ public sealed class HttpTransportOptions
     public int MaxMessageSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
+    /// The most messages one request carries. When the dispatcher has claimed several messages for one destination and
+    /// URL, they go together in one POST (<c>application/vnd.outbox.batch+json</c>, signed as one request), and the
+    /// receiver answers an outcome per message; only messages already claimed go together, a batch never waits to
+    /// fill. 1 turns batching off: one POST per message, as a receiver of a library version without batches needs.
+    /// <value>The default value is 100.</value>
+    /// </summary>
+    [Range(1, HttpBatchFormat.MaxMessages)]
+    public int MaxBatchMessages { get; set; } = 100;
+
+    /// <summary>
+    /// The largest body of a request carrying several messages, in bytes (payloads count in base64, a third larger);
+    /// a batch that would grow past it is split, and a message that alone is larger goes in a POST of its own. Keep it
+    /// at or below the receiver's <see cref="HttpInboxOptions.MaxRequestBodySize"/>; a receiver answering 413 to a
+    /// batch gets its messages one per POST.
+    /// <value>The default value is 1 MiB.</value>
+    /// </summary>
+    [Range(1024, 512 * 1024 * 1024)]
+    public int MaxBatchBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// The key each destination's requests are signed with, by destination name; the entry <c>*</c> serves every
     /// destination without an entry of its own. In configuration:
     /// <c>Outbox:Http:SigningKeys:{destination}:KeyId</c> and <c>...:Secret</c> (base64, at least 32 bytes). Each request

@@ -24,8 +24,9 @@ internal sealed record HttpInboxRegistration(string Consumer);
 /// (<see cref="HttpInboxOptions.AuthorizationPolicy"/>: 401 or 403), then its signature when it holds signing keys
 /// (<see cref="HttpInboxOptions.SigningKeys"/>: the headers and timestamp before the body is read, the HMAC once the
 /// body is read and hashed; 401). A refused request writes nothing at all. Then it reads the body (up to
-/// <see cref="HttpInboxOptions.MaxRequestBodySize"/>, else 413), builds an <see cref="IncomingMessage"/> from the
-/// headers and runs it through <see cref="IInboxReceiver"/>. Answers 200 once the inbox has an outcome (processed,
+/// <see cref="HttpInboxOptions.MaxRequestBodySize"/>, else 413); a batch of several messages goes to
+/// <see cref="HttpInboxBatch"/>, a single message becomes an <see cref="IncomingMessage"/> built from the headers and
+/// runs through <see cref="IInboxReceiver"/>. Answers 200 once the inbox has an outcome (processed,
 /// duplicate, dead-lettered), 422 when it was to be dead-lettered but the consumer's dead letters are full
 /// (<see cref="InboxConsumerOptions.MaxDeadLetters"/>: the sender dead-letters it instead), and 503 with
 /// <c>Retry-After</c> when it has none (the store is down, the host is stopping): the sender keeps the message and
@@ -38,8 +39,11 @@ internal sealed class HttpInboxEndpoint(
     IHostApplicationLifetime lifetime,
     TimeProvider timeProvider,
     IServiceProvider services,
+    IOptionsMonitor<InboxConsumerOptions> consumerOptions,
     ILogger<HttpInboxEndpoint> logger)
 {
+    private readonly HttpInboxBatch _batches = new(receiver, consumerOptions, logger);
+
     /// <summary>The scheme named in <c>WWW-Authenticate</c> when a signature is refused.</summary>
     public const string SignatureScheme = "Outbox-Signature";
 
@@ -108,6 +112,8 @@ internal sealed class HttpInboxEndpoint(
             }
         }
 
+        // Authenticated: tell the sender it may send several messages per request.
+        http.Response.Headers[OutboxHttpHeaders.AcceptsBatches] = "1";
         var limit = settings.MaxRequestBodySize;
         if (http.Request.ContentLength > limit)
         {
@@ -147,8 +153,14 @@ internal sealed class HttpInboxEndpoint(
             return;
         }
 
-        var message = HttpMessageMapper.ToIncoming(http.Request, body);
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        if (HttpBatchFormat.IsBatch(http.Request.ContentType))
+        {
+            await _batches.HandleAsync(http, consumer, settings, body, cancel.Token).ConfigureAwait(false);
+            return;
+        }
+
+        var message = HttpMessageMapper.ToIncoming(http.Request, body);
         ReceiveDisposition disposition;
         try
         {
@@ -236,7 +248,7 @@ internal sealed class HttpInboxEndpoint(
         await WriteTextAsync(http, StatusCodes.Status413PayloadTooLarge, $"The message is larger than this endpoint's limit of {limit} bytes.").ConfigureAwait(false);
     }
 
-    private static Task UnavailableAsync(HttpContext http, HttpInboxOptions settings, string text)
+    internal static Task UnavailableAsync(HttpContext http, HttpInboxOptions settings, string text)
     {
         if (http.RequestAborted.IsCancellationRequested || http.Response.HasStarted)
         {
@@ -247,7 +259,7 @@ internal sealed class HttpInboxEndpoint(
         return WriteTextAsync(http, StatusCodes.Status503ServiceUnavailable, text);
     }
 
-    private static async Task WriteTextAsync(HttpContext http, int status, string text)
+    internal static async Task WriteTextAsync(HttpContext http, int status, string text)
     {
         if (http.Response.HasStarted)
         {

@@ -73,7 +73,8 @@ internal static class HttpSignatureVerifier
         {
             try
             {
-                var messageId = request.Headers.TryGetValue(OutboxHeaders.MessageId, out var id) && id.Count > 0 ? id[0] ?? "" : "";
+                var idHeader = HttpBatchFormat.IsBatch(request.ContentType) ? OutboxHttpHeaders.BatchId : OutboxHeaders.MessageId;
+                var messageId = request.Headers.TryGetValue(idHeader, out var id) && id.Count > 0 ? id[0] ?? "" : "";
                 return HttpRequestSignature.Verify(
                     signature, secret, request.Method, PathOf(request), timestamp, messageId, request.ContentType ?? "", bodySha256);
             }

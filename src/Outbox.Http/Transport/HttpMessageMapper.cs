@@ -20,7 +20,7 @@ internal static class HttpMessageMapper
         "Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Language", "Content-Location", "Content-MD5",
         "Content-Range", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "Expect", "TE", "Trailer",
         "Upgrade", "Authorization", "Proxy-Authorization", "Cookie", OutboxHttpHeaders.EncodedHeaders,
-        OutboxHttpHeaders.SignatureKeyId, OutboxHttpHeaders.SignatureTimestamp, OutboxHttpHeaders.Signature,
+        OutboxHttpHeaders.SignatureKeyId, OutboxHttpHeaders.SignatureTimestamp, OutboxHttpHeaders.Signature, OutboxHttpHeaders.BatchId,
     };
 
     public static HttpRequestMessage ToRequest(OutboxMessage message, Uri url)
@@ -29,23 +29,11 @@ internal static class HttpMessageMapper
         {
             Content = new ReadOnlyMemoryContent(message.Payload),
         };
-        if (MediaTypeHeaderValue.TryParse(message.ContentType, out var contentType))
-        {
-            request.Content.Headers.ContentType = contentType;
-        }
-        else
-        {
-            throw new PermanentDeliveryException($"The content type '{message.ContentType}' is not a valid HTTP media type.");
-        }
-
+        request.Content.Headers.ContentType = ContentTypeOf(message);
         List<string>? encoded = null;
         foreach (var (name, value) in message.Headers)
         {
-            if (TransportHeaders.Contains(name) || name.StartsWith(OutboxHeaders.ReservedPrefix, StringComparison.OrdinalIgnoreCase))
-            {
-                throw new PermanentDeliveryException($"The header '{name}' cannot travel over HTTP: the name belongs to HTTP or to the library.");
-            }
-
+            CheckHeaderName(name);
             Add(request, name, value, ref encoded);
         }
 
@@ -63,8 +51,7 @@ internal static class HttpMessageMapper
 
         Add(request, OutboxHeaders.Attempt, message.Attempt.ToString(CultureInfo.InvariantCulture), ref encoded);
 
-        // The dispatcher's span (a child of the publisher's) when tracing is on, else the publisher's own traceparent.
-        var traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : message.TraceParent;
+        var traceParent = TraceParentOf(message);
         if (traceParent is not null)
         {
             Add(request, OutboxHeaders.TraceParent, traceParent, ref encoded);
@@ -77,6 +64,25 @@ internal static class HttpMessageMapper
 
         return request;
     }
+
+    /// <summary>The message's content type as an HTTP media type; a <see cref="PermanentDeliveryException"/> when it is not one.</summary>
+    public static MediaTypeHeaderValue ContentTypeOf(OutboxMessage message) =>
+        MediaTypeHeaderValue.TryParse(message.ContentType, out var contentType)
+            ? contentType
+            : throw new PermanentDeliveryException($"The content type '{message.ContentType}' is not a valid HTTP media type.");
+
+    /// <summary>Refuses a user header whose name belongs to HTTP or to the library, in either format.</summary>
+    public static void CheckHeaderName(string name)
+    {
+        if (TransportHeaders.Contains(name) || name.StartsWith(OutboxHeaders.ReservedPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new PermanentDeliveryException($"The header '{name}' cannot travel over HTTP: the name belongs to HTTP or to the library.");
+        }
+    }
+
+    /// <summary>The dispatcher's span (a child of the publisher's) when tracing is on, else the publisher's own traceparent.</summary>
+    public static string? TraceParentOf(OutboxMessage message) =>
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : message.TraceParent;
 
     public static IncomingMessage ToIncoming(HttpRequest request, ReadOnlyMemory<byte> body)
     {

@@ -154,14 +154,37 @@ internal sealed class OutboxDispatcher : BackgroundService
     private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, long claimedAt, CancellationToken stopping, CancellationToken sendAbort)
     {
         var outcomes = new Task<SendOutcome>[batch.Count];
+        List<int>? sendable = null;
         for (var i = 0; i < batch.Count; i++)
         {
             var size = Math.Max(batch[i].PayloadSize, batch[i].Payload.Length);
-            outcomes[i] = size > _options.MaxPayloadSize
-                ? Task.FromResult(SendOutcome.Rejected(OversizedReason(size)))
-                : batch[i].Attempt > _options.MaxAttempts
-                    ? Task.FromResult(SendOutcome.Abandoned())
-                    : SendAsync(batch[i], sendAbort);
+            if (size > _options.MaxPayloadSize)
+            {
+                outcomes[i] = Task.FromResult(SendOutcome.Rejected(OversizedReason(size)));
+            }
+            else if (batch[i].Attempt > _options.MaxAttempts)
+            {
+                outcomes[i] = Task.FromResult(SendOutcome.Abandoned());
+            }
+            else
+            {
+                (sendable ??= new List<int>(batch.Count)).Add(i);
+            }
+        }
+
+        if (sendable is not null)
+        {
+            if (_transport is IMessageBatchTransport batchTransport && sendable.Count > 1)
+            {
+                StartGroupedSends(batchTransport, batch, sendable, outcomes, sendAbort);
+            }
+            else
+            {
+                foreach (var i in sendable)
+                {
+                    outcomes[i] = SendAsync(batch[i], sendAbort);
+                }
+            }
         }
 
         await Task.WhenAll(outcomes).ConfigureAwait(false);
@@ -279,44 +302,167 @@ internal sealed class OutboxDispatcher : BackgroundService
                 (Transport: _transport, Message: message),
                 sendAbort).ConfigureAwait(false);
             _endpoints.Delivered(message.Destination);
-            var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
-            OutboxTelemetry.Dispatched.Add(1, destination);
-            OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination);
-            if (message.CreatedAt != default)
-            {
-                OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination);
-            }
-
-            return SendOutcome.Delivered();
+            return Delivered(message, started);
         }
         catch (OperationCanceledException) when (sendAbort.IsCancellationRequested)
         {
             return SendOutcome.Aborted();
         }
-        catch (MessageRejectedException ex) when (ex.IsPermanent)
-        {
-            RecordFailure(activity, message, ex, "message");
-            return SendOutcome.Rejected(Truncate($"Rejected by the transport: {ex.Message}"));
-        }
-        catch (MessageRejectedException ex)
-        {
-            // A failure of this message alone: it spends the attempt and backs off; the endpoint's breaker never saw it.
-            RecordFailure(activity, message, ex, "message");
-            return SendOutcome.Failed(ex, Truncate(Describe(ex)));
-        }
         catch (BrokenCircuitException ex)
         {
-            // Open: wait out the break. Half-open (a probe is in flight): look again soon.
-            var open = ex.RetryAfter is { } after && after > TimeSpan.Zero;
-            _endpoints.Refused(message.Destination, 1, halfOpen: !open, ex.InnerException);
-            return SendOutcome.CircuitOpened(open ? ex.RetryAfter!.Value : HalfOpenCircuitDelay, Truncate(DescribeCircuit(message.Destination, ex)));
+            return CircuitOpened(message.Destination, 1, ex);
         }
         catch (Exception ex)
         {
-            _endpoints.EndpointFailed(message.Destination, ex);
-            RecordFailure(activity, message, ex, "endpoint");
-            return SendOutcome.Failed(ex, Truncate(Describe(ex)));
+            return Failed(activity, message, ex);
         }
+    }
+
+    /// <summary>
+    /// Sends the messages of each destination through <paramref name="transport"/> in the groups it makes of them
+    /// (<see cref="IMessageBatchTransport.Split"/>): a group of one as a single send, a larger group in one round trip.
+    /// Fills <paramref name="outcomes"/> at the indexes of <paramref name="sendable"/>.
+    /// </summary>
+    private void StartGroupedSends(
+        IMessageBatchTransport transport, IReadOnlyList<OutboxMessage> batch, List<int> sendable, Task<SendOutcome>[] outcomes, CancellationToken sendAbort)
+    {
+        var byDestination = new Dictionary<string, List<OutboxMessage>>(StringComparer.Ordinal);
+        var indexOf = new Dictionary<OutboxMessage, int>(ReferenceEqualityComparer.Instance);
+        foreach (var i in sendable)
+        {
+            indexOf[batch[i]] = i;
+            if (!byDestination.TryGetValue(batch[i].Destination, out var list))
+            {
+                byDestination[batch[i].Destination] = list = [];
+            }
+
+            list.Add(batch[i]);
+        }
+
+        foreach (var messages in byDestination.Values)
+        {
+            var groups = messages.Count == 1 ? [messages] : transport.Split(messages);
+            foreach (var group in groups)
+            {
+                // Only messages of this claim, each once: anything else the transport returned is not sent.
+                var known = group.Where(m => indexOf.TryGetValue(m, out var i) && outcomes[i] is null).Distinct(ReferenceEqualityComparer.Instance).Cast<OutboxMessage>().ToList();
+                if (known.Count == 1)
+                {
+                    outcomes[indexOf[known[0]]] = SendAsync(known[0], sendAbort);
+                    continue;
+                }
+
+                if (known.Count > 1)
+                {
+                    var sent = SendGroupAsync(transport, known, sendAbort);
+                    for (var j = 0; j < known.Count; j++)
+                    {
+                        outcomes[indexOf[known[j]]] = OutcomeAtAsync(sent, j);
+                    }
+                }
+            }
+        }
+
+        // A message the transport left out of every group is sent on its own.
+        foreach (var i in sendable)
+        {
+            outcomes[i] ??= SendAsync(batch[i], sendAbort);
+        }
+
+        static async Task<SendOutcome> OutcomeAtAsync(Task<SendOutcome[]> group, int index) => (await group.ConfigureAwait(false))[index];
+    }
+
+    /// <summary>One round trip for several messages of one destination, through that destination's pipeline.</summary>
+    private async Task<SendOutcome[]> SendGroupAsync(IMessageBatchTransport transport, List<OutboxMessage> group, CancellationToken sendAbort)
+    {
+        var destination = group[0].Destination;
+        using var activity = StartDispatchActivity(group);
+        var started = Stopwatch.GetTimestamp();
+        var outcomes = new SendOutcome[group.Count];
+        try
+        {
+            var results = await _transportPipeline.For(destination).ExecuteAsync(
+                static (state, token) => new ValueTask<IReadOnlyList<Exception?>>(state.Transport.SendBatchAsync(state.Group, token)),
+                (Transport: transport, Group: group),
+                sendAbort).ConfigureAwait(false);
+            if (results.Count != group.Count)
+            {
+                throw new InvalidOperationException(
+                    $"{transport.GetType().FullName}.SendBatchAsync returned {results.Count} results for {group.Count} messages.");
+            }
+
+            var delivered = false;
+            for (var j = 0; j < group.Count; j++)
+            {
+                delivered |= results[j] is null;
+                outcomes[j] = results[j] is { } error ? Failed(activity, group[j], error) : Delivered(group[j], started);
+            }
+
+            if (delivered)
+            {
+                _endpoints.Delivered(destination);
+            }
+        }
+        catch (OperationCanceledException) when (sendAbort.IsCancellationRequested)
+        {
+            Array.Fill(outcomes, SendOutcome.Aborted());
+        }
+        catch (BrokenCircuitException ex)
+        {
+            Array.Fill(outcomes, CircuitOpened(destination, group.Count, ex));
+        }
+        catch (Exception ex)
+        {
+            // The round trip failed: one endpoint failure, every message of the group tried again later.
+            _endpoints.EndpointFailed(destination, ex);
+            for (var j = 0; j < group.Count; j++)
+            {
+                RecordFailure(activity, group[j], ex, "endpoint");
+                outcomes[j] = SendOutcome.Failed(ex, Truncate(Describe(ex)));
+            }
+        }
+
+        return outcomes;
+    }
+
+    private SendOutcome Delivered(OutboxMessage message, long started)
+    {
+        var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
+        OutboxTelemetry.Dispatched.Add(1, destination);
+        OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination);
+        if (message.CreatedAt != default)
+        {
+            OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination);
+        }
+
+        return SendOutcome.Delivered();
+    }
+
+    /// <summary>
+    /// A failed send of <paramref name="message"/>: refused by the receiver (the message's failure: an attempt spent, or
+    /// a dead letter when permanent; the endpoint's breaker never saw it) or an endpoint failure.
+    /// </summary>
+    private SendOutcome Failed(Activity? activity, OutboxMessage message, Exception exception)
+    {
+        if (exception is MessageRejectedException rejected)
+        {
+            RecordFailure(activity, message, exception, "message");
+            return rejected.IsPermanent
+                ? SendOutcome.Rejected(Truncate($"Rejected by the transport: {exception.Message}"))
+                : SendOutcome.Failed(exception, Truncate(Describe(exception)));
+        }
+
+        _endpoints.EndpointFailed(message.Destination, exception);
+        RecordFailure(activity, message, exception, "endpoint");
+        return SendOutcome.Failed(exception, Truncate(Describe(exception)));
+    }
+
+    /// <summary>Open: wait out the break. Half-open (a probe is in flight): look again soon.</summary>
+    private SendOutcome CircuitOpened(string destination, int count, BrokenCircuitException exception)
+    {
+        var open = exception.RetryAfter is { } after && after > TimeSpan.Zero;
+        _endpoints.Refused(destination, count, halfOpen: !open, exception.InnerException);
+        return SendOutcome.CircuitOpened(open ? exception.RetryAfter!.Value : HalfOpenCircuitDelay, Truncate(DescribeCircuit(destination, exception)));
     }
 
     /// <summary>
@@ -381,6 +527,38 @@ internal sealed class OutboxDispatcher : BackgroundService
         (exception.InnerException is { } cause ? Describe(cause) : _endpoints.LastFailure(destination)) is { } last
             ? $"The circuit of destination '{destination}' is open after endpoint failures; the last: {last}"
             : $"The circuit of destination '{destination}' is open after endpoint failures.";
+
+    /// <summary>
+    /// The span of a round trip carrying several messages: linked to each message's publisher, so every trace shows it;
+    /// the transport hands this span to the receiver as each message's parent.
+    /// </summary>
+    private static Activity? StartDispatchActivity(List<OutboxMessage> group)
+    {
+        if (!OutboxTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var links = new List<ActivityLink>(group.Count);
+        foreach (var message in group)
+        {
+            if (ActivityContext.TryParse(message.TraceParent, null, out var publisher))
+            {
+                links.Add(new ActivityLink(publisher));
+            }
+        }
+
+        var activity = OutboxTelemetry.Source.StartActivity($"send {group[0].Destination}", ActivityKind.Producer, parentContext: default, links: links);
+        if (activity is not null)
+        {
+            activity.SetTag("messaging.system", "outbox");
+            activity.SetTag("messaging.operation.type", "send");
+            activity.SetTag("messaging.destination.name", group[0].Destination);
+            activity.SetTag("messaging.batch.message_count", group.Count);
+        }
+
+        return activity;
+    }
 
     private static Activity? StartDispatchActivity(OutboxMessage message)
     {

@@ -77,6 +77,9 @@ public sealed class BenchOptions
     /// <summary>rabbitmq: inbox messages per transaction; <see langword="null"/> = the library default.</summary>
     public int? InboxBatch { get; private set; }
 
+    /// <summary>http: the most messages per POST in the batching phase; <see langword="null"/> = the library default.</summary>
+    public int? HttpBatch { get; private set; }
+
     /// <summary>rabbitmq: whether the consumer runs; off measures outbox → broker alone.</summary>
     public bool Consumer { get; private set; } = true;
 
@@ -147,6 +150,8 @@ public sealed class BenchOptions
           xmin     steady load with and without another session holding a transaction open; claim latency
           oversized a row of --payload-mb written by SQL is dead-lettered; the process's peak RSS growth meanwhile
           isolation healthy destination's p50/p99 with and without a bad one next to it (--transport rabbitmq|http)
+          http     PostgreSQL/SQLite outbox -> signed HTTP POSTs -> Kestrel inbox (EF, same database kind); N messages end to
+                   end with one message per POST, then with batches (--http-batch), in the same run: msg/s and requests/message
           pooler   drain msg/s direct vs through PgBouncer, and cross-process wake-up latency behind it
           failover primary killed, standby promoted (--repeat N times, default 3): promote complete -> next delivery
 
@@ -174,6 +179,7 @@ public sealed class BenchOptions
           --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
           --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
+          --http-batch N               http: most messages per POST in the batching phase (default: library default)
           --kafka <host:port,...>      kafka: cluster (default: OUTBOX_TEST_KAFKA, Testcontainers, else librdkafka's mock cluster)
           --partitions N               kafka: partitions of the topic (default 8); --lanes = partitions processed at once;
                                        rabbitmq: a partitioned queue of N partition queues (single active consumer each)
@@ -338,6 +344,9 @@ public sealed class BenchOptions
                     break;
                 case "--inbox-batch":
                     options.InboxBatch = Int(name, Value(), 1, 10_000);
+                    break;
+                case "--http-batch":
+                    options.HttpBatch = Int(name, Value(), 2, 1_000);
                     break;
                 case "--consumer":
                     options.Consumer = Value().ToLowerInvariant() switch

@@ -19,6 +19,7 @@ public static class ScenarioCatalog
         ["isolation"] = IsolationScenario.RunAsync,
         ["pooler"] = PoolerScenario.RunAsync,
         ["failover"] = FailoverScenario.RunAsync,
+        ["http"] = HttpScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>

@@ -29,12 +29,23 @@ public static class Apps
     /// signing key <see cref="KeyId"/> (which <paramref name="inbox"/> may change).
     /// </summary>
     public static async Task<(WebApplication App, Uri BaseAddress)> StartReceiverAsync(
-        TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null)
+        TempDatabase database, Action<HttpInboxOptions>? inbox = null, Action<IServiceCollection>? services = null, RequestLog? log = null, string? postgres = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
-        builder.Services.AddDbContext<ReceiverDb>(o => o.UseSqlite(database.ConnectionString));
+        builder.Services.AddDbContext<ReceiverDb>(o =>
+        {
+            // The inbox in PostgreSQL when a connection string is given, else in the SQLite file.
+            if (postgres is null)
+            {
+                o.UseSqlite(database.ConnectionString);
+            }
+            else
+            {
+                o.UseNpgsql(postgres);
+            }
+        });
         builder.Services.AddSingleton<GreetingCounter>();
         builder.Services.AddOutboxConsumer<ReceiverDb>(Consumer)
             .AddHandler<Greeting, GreetingHandler>()
@@ -56,6 +67,7 @@ public static class Apps
             await scope.ServiceProvider.GetRequiredService<ReceiverDb>().Database.EnsureCreatedAsync(TestContext.Current.CancellationToken);
         }
 
+        log?.Attach(app);
         app.MapOutboxHttpInbox("/inbox/{consumer}");
         await app.StartAsync(TestContext.Current.CancellationToken);
         return (app, AddressOf(app));
@@ -105,6 +117,16 @@ public static class Apps
         return host;
     }
 
+    /// <summary>Publishes one message per text in ONE transaction, so that the dispatcher's next claim holds them all.</summary>
+    public static async Task<List<Guid>> PublishTogetherAsync(IHost sender, IEnumerable<string> texts)
+    {
+        await using var scope = sender.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<SenderDb>();
+        var ids = texts.Select(text => db.Publish(new Greeting(text), new PublishOptions { Destination = "greetings" })).ToList();
+        await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+        return ids;
+    }
+
     public static async Task<Guid> PublishAsync(IHost sender, string text, string? partitionKey = null)
     {
         await using var scope = sender.Services.CreateAsyncScope();
@@ -136,7 +158,8 @@ public static class Apps
         var body = request.Content is null ? [] : await request.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
         var options = new HttpTransportOptions();
         options.SigningKeys["*"] = new HttpSigningKey { KeyId = keyId, Secret = secret ?? Secret };
-        var messageId = request.Headers.TryGetValues(OutboxHeaders.MessageId, out var ids) ? ids.First() : "";
+        var idHeader = HttpBatchFormat.IsBatch(request.Content?.Headers.ContentType?.ToString()) ? OutboxHttpHeaders.BatchId : OutboxHeaders.MessageId;
+        var messageId = request.Headers.TryGetValues(idHeader, out var ids) ? ids.First() : "";
         Assert.True(new HttpRequestSigner(options).TrySign(request, "any", messageId, body, at ?? DateTimeOffset.UtcNow));
         return request;
     }

@@ -247,6 +247,7 @@ public sealed class HttpTransportEndToEndTests
             o => o.MaxAttempts = 10,
             http: o =>
             {
+                o.MaxBatchMessages = 1; // one POST per message: the stubs count messages
                 o.Destinations[up] = new Uri(upAddress, "/hook");
                 o.Destinations[down] = new Uri($"http://127.0.0.1:{downPort}/hook");
             });
