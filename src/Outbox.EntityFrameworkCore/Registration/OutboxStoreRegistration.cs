@@ -59,7 +59,7 @@ internal sealed record OutboxStoreRegistration(string Outbox, string Provider, T
         services.AddSingleton(chosen);
         var outbox = builder.Outbox;
         services.Replace(ServiceDescriptor.Singleton(sp => new OutboxStoreBootstrap<TContext>(sp.GetRequiredService<IServiceScopeFactory>()) { Outbox = outbox }));
-        OutboxStartupRequirements<TContext>.RequireOutbox(services, chosen.Call);
+        OutboxStartupRequirements<TContext>.RequireOutbox(services, outbox.IsDefault ? $"Use{provider}<{typeof(TContext).Name}>()" : chosen.Call);
         OutboxContextCoverageCheck.Register(services);
         return true;
     }

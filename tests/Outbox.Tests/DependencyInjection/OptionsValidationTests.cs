@@ -79,7 +79,10 @@ public sealed class OptionsValidationTests
         twice.AddOutbox();
         twice.AddOutbox();
         Assert.Equal(once.Count, twice.Count);
-        Assert.Single(twice, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "OutboxDispatcher");
+        Assert.Single(twice, d => d.IsKeyedService && d.ServiceType == typeof(OutboxDispatcher));
+        twice.AddLogging().AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        using var provider = twice.BuildServiceProvider();
+        Assert.Single(provider.GetServices<IHostedService>().OfType<OutboxDispatcher>());
     }
 
     [Fact]
