@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -6,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Outbox.EntityFrameworkCore.Tests.Infrastructure;
 using Outbox.EntityFrameworkCore.Tests.PostgreSql;
 using Outbox.EntityFrameworkCore.Tests.Sqlite;
+using Outbox.TestInfrastructure;
 using Outbox.Testing;
 
 namespace Outbox.EntityFrameworkCore.Tests.Registration;
@@ -144,19 +144,6 @@ public sealed class MultipleOutboxesTests : IAsyncDisposable
     {
         await using var context = new BillingDbContext(new DbContextOptionsBuilder<BillingDbContext>().UseSqlite($"Data Source={_billingPath}").Options);
         await context.Database.EnsureCreatedAsync(Ct);
-    }
-
-    public abstract class RecordingTransport : IMessageTransport
-    {
-        private readonly ConcurrentQueue<OutboxMessage> _sent = new();
-
-        public IReadOnlyCollection<OutboxMessage> Sent => _sent;
-
-        public Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
-        {
-            _sent.Enqueue(message);
-            return Task.CompletedTask;
-        }
     }
 
     public sealed class OrdersTransport : RecordingTransport;

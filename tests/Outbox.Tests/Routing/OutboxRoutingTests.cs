@@ -1,6 +1,6 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Outbox.TestInfrastructure;
 using Outbox.Tests.Dispatcher;
 
 namespace Outbox.Tests.Routing;
@@ -118,20 +118,6 @@ public sealed class OutboxRoutingTests
             Assert.True(DateTime.UtcNow < deadline, "condition not met within 60 s");
             await Task.Delay(10, Ct);
         }
-    }
-}
-
-/// <summary>A transport that records what it accepted.</summary>
-public abstract class RecordingTransport : IMessageTransport
-{
-    private readonly ConcurrentQueue<OutboxMessage> _sent = new();
-
-    public IReadOnlyCollection<OutboxMessage> Sent => _sent;
-
-    public Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
-    {
-        _sent.Enqueue(message);
-        return Task.CompletedTask;
     }
 }
 
