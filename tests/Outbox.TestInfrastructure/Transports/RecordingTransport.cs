@@ -4,8 +4,8 @@ namespace Outbox.TestInfrastructure;
 
 /// <summary>
 /// A transport that records what it accepted. Derive one class per role (a test with two outboxes or two routes needs
-/// two transport types, since a transport type is one singleton). Linked into Outbox.Tests, which has no reference to
-/// this project.
+/// two transport types, since a transport type is one singleton). Linked into the test projects that use it (it needs
+/// the Outbox core).
 /// </summary>
 public abstract class RecordingTransport : IMessageTransport
 {
