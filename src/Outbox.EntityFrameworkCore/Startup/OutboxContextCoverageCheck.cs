@@ -8,7 +8,9 @@ namespace Outbox.EntityFrameworkCore;
 /// <summary>
 /// Fails the start, before any dispatcher runs, when a DbContext publishes into outbox tables (its options call
 /// <c>UseOutbox(sp)</c> and its model maps the outbox) but no outbox of the host keeps its store there: its messages
-/// would be written and never dispatched. The message names the context and the outboxes there are.
+/// would be written and never dispatched. The message names the context and the outboxes there are. Also fails when two
+/// outboxes' contexts point at the same outbox table of the same database (each dispatcher would claim the other's
+/// messages), naming both.
 /// </summary>
 internal sealed class OutboxContextCoverageCheck(IServiceCollection registrations, IServiceScopeFactory scopes) : IHostedLifecycleService
 {
@@ -35,12 +37,13 @@ internal sealed class OutboxContextCoverageCheck(IServiceCollection registration
             .Distinct()
             .Where(c => OutboxStoreRegistration.Of(stores, c) is null)
             .ToList();
+        using var scope = scopes.CreateScope();
+        CheckSharedTables(stores, scope.ServiceProvider);
         if (contexts.Count == 0 || stores.Count == 0)
         {
             return Task.CompletedTask;
         }
 
-        using var scope = scopes.CreateScope();
         foreach (var type in contexts)
         {
             if (scope.ServiceProvider.GetService(type) is not DbContext context
@@ -57,6 +60,45 @@ internal sealed class OutboxContextCoverageCheck(IServiceCollection registration
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>Two outboxes whose contexts name the same database (provider, data source, database) and outbox table.</summary>
+    private static void CheckSharedTables(List<OutboxStoreRegistration> stores, IServiceProvider services)
+    {
+        if (stores.Count < 2)
+        {
+            return;
+        }
+
+        var seen = new Dictionary<string, OutboxStoreRegistration>(StringComparer.Ordinal);
+        foreach (var store in stores)
+        {
+            string key;
+            try
+            {
+                if (services.GetService(store.Context) is not DbContext context || context.Model.FindEntityType(typeof(OutboxRecord)) is null)
+                {
+                    continue; // the context's own start-up check reports it
+                }
+
+                var connection = context.Database.GetDbConnection();
+                key = $"{context.Database.ProviderName}|{connection.DataSource}|{connection.Database}|{OutboxTables.From(context).Outbox}";
+            }
+            catch (InvalidOperationException)
+            {
+                continue; // no connection string: reported by the context's own start-up check
+            }
+
+            if (seen.TryGetValue(key, out var other))
+            {
+                throw new InvalidOperationException(
+                    $"{other.Call} and {store.Call} use the same outbox table {OutboxTables.From((DbContext)services.GetRequiredService(store.Context)).Outbox} " +
+                    "of the same database: each dispatcher would claim the other's messages and send them with its own options and transport. " +
+                    $"Give one of them its own tables (modelBuilder.AddOutbox(o => o.Schema = \"{store.Outbox}\") in {store.Context.Name}) or its own database.");
+            }
+
+            seen.Add(key, store);
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -85,6 +85,23 @@ public sealed class MultipleOutboxesTests : IAsyncDisposable
         Assert.Contains("AddOutbox(\"orders\").UseSqlite<TestDbContext>()", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task StartAsync_TwoOutboxesOnTheSameTablesOfOneDatabase_FailsNamingBoth()
+    {
+        await CreateBillingDatabaseAsync();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddDbContext<TestDbContext>((sp, o) => o.UseSqlite($"Data Source={_billingPath}").UseOutbox(sp));
+        builder.Services.AddDbContext<BillingDbContext>((sp, o) => o.UseSqlite($"Data Source={_billingPath}").UseOutbox(sp));
+        builder.Services.AddOutbox("orders").UseSqlite<TestDbContext>().UseInMemoryTransport();
+        builder.Services.AddOutbox("billing").UseSqlite<BillingDbContext>().UseInMemoryTransport();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Ct));
+
+        Assert.Contains("AddOutbox(\"orders\").UseSqlite<TestDbContext>() and AddOutbox(\"billing\").UseSqlite<BillingDbContext>()", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the same outbox table", error.Message, StringComparison.Ordinal);
+    }
+
     public ValueTask DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
