@@ -43,6 +43,42 @@ public sealed class MultipleOutboxesTests
     }
 
     [Fact]
+    public async Task Dispatch_NamedOutbox_MetricsCarryTheOutboxName()
+    {
+        var store = new FakeOutboxStore();
+        store.Add(destination: "billing");
+        var names = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == OutboxTelemetry.MeterName && instrument.Name == "outbox.messages.dispatched")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "outbox.name")
+                {
+                    names.Enqueue(tag.Value as string);
+                }
+            }
+        });
+        listener.Start();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddOutbox("metrics-probe", Fast).UseTransport<HttpLikeTransport>(); // a name no other test uses
+        builder.Services.AddKeyedSingleton<IOutboxStore>("metrics-probe", store);
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+        await OutboxRoutingTests.WaitUntilAsync(() => store.Acknowledged.Count == 1);
+        await host.StopAsync(Ct);
+
+        Assert.Contains("metrics-probe", names);
+    }
+
+    [Fact]
     public void AddOutbox_NamedOutboxFromConfiguration_BindsItsOwnSectionAndLeavesTheDefaultAlone()
     {
         using var host = Build(new Dictionary<string, string?>
