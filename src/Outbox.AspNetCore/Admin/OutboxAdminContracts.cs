@@ -68,6 +68,16 @@ internal sealed record OutboxEndpointsResponse(IReadOnlyList<OutboxEndpointRespo
 /// <summary>The backlog reading as the stats endpoint shows it.</summary>
 internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSeconds, DateTimeOffset? OldestCreatedAt, long DeadLetters, DateTimeOffset ReadAt);
 
+/// <summary>One outbox of the host, as <c>GET .../outboxes</c> lists it.</summary>
+/// <param name="Name">Its name: the <c>outbox</c> query parameter of the other endpoints.</param>
+/// <param name="IsDefault">Whether the endpoints use it when the request names no outbox.</param>
+/// <param name="Backlog">Its last backlog reading, when its store reports one.</param>
+/// <param name="BacklogError">Why the backlog could not be read.</param>
+internal sealed record OutboxSummaryResponse(string Name, bool IsDefault, OutboxBacklogResponse? Backlog, string? BacklogError);
+
+/// <summary>Answer of <c>GET .../outboxes</c>.</summary>
+internal sealed record OutboxesResponse(IReadOnlyList<OutboxSummaryResponse> Outboxes);
+
 /// <summary>Source-generated JSON of the admin API: web defaults (camelCase), enums as strings.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(OutboxIdsRequest))]
@@ -75,6 +85,7 @@ internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSecon
 [JsonSerializable(typeof(OutboxPurgeResponse))]
 [JsonSerializable(typeof(OutboxStatsResponse))]
 [JsonSerializable(typeof(OutboxEndpointsResponse))]
+[JsonSerializable(typeof(OutboxesResponse))]
 [JsonSerializable(typeof(OutboxAdminPage<OutboxAdminMessage>))]
 [JsonSerializable(typeof(OutboxAdminPage<InboxAdminDeadLetter>))]
 [JsonSerializable(typeof(OutboxAdminMessage))]

@@ -14,9 +14,10 @@ internal static class OutboxAdminEndpoints
     public static void Map(RouteGroupBuilder group)
     {
         var api = group.MapGroup("/api");
+        api.MapGet("/outboxes", Handler(ListOutboxesAsync));
         api.MapGet("/stats", Handler(StatsAsync));
         api.MapGet("/endpoints", (HttpContext http) => Results.Json(
-            new OutboxEndpointsResponse(OutboxEndpointResponse.From(http.RequestServices.GetService<OutboxEndpointStates>())),
+            new OutboxEndpointsResponse(OutboxEndpointResponse.From(Endpoints(http))),
             OutboxAdminJsonContext.Default.OutboxEndpointsResponse));
         api.MapGet("/pending", Handler(http => ListAsync(http, deadLetters: false)));
         api.MapGet("/pending/{id}", (HttpContext http, string id) => GetAsync(http, id, deadLetters: false));
@@ -40,6 +41,10 @@ internal static class OutboxAdminEndpoints
             {
                 return await next(context).ConfigureAwait(false);
             }
+            catch (OutboxAdminTarget.UnknownOutboxException ex)
+            {
+                return NotFound(ex.Message);
+            }
             catch (Exception ex) when (ex is not OperationCanceledException || !context.HttpContext.RequestAborted.IsCancellationRequested)
             {
                 var http = context.HttpContext;
@@ -60,25 +65,8 @@ internal static class OutboxAdminEndpoints
     private static async Task<IResult> StatsAsync(HttpContext http)
     {
         var metrics = http.RequestServices.GetRequiredService<OutboxMetricsAggregator>();
-        var backlog = http.RequestServices.GetRequiredService<OutboxBacklogReader>();
         var options = http.RequestServices.GetRequiredService<IOptions<OutboxAdminOptions>>();
-        OutboxBacklogResponse? reading = null;
-        string? error = null;
-        try
-        {
-            if (await backlog.ReadAsync(http.RequestAborted).ConfigureAwait(false) is { } r)
-            {
-                reading = new OutboxBacklogResponse(r.Pending, Math.Round(r.OldestAge.TotalSeconds, 3), r.OldestCreatedAt, r.DeadLetters, r.ReadAt);
-            }
-            else
-            {
-                error = "No outbox store reports the backlog in this process.";
-            }
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            error = $"The backlog cannot be read: {ex.GetType().Name}.";
-        }
+        var (reading, error) = await ReadBacklogAsync(http, OutboxAdminTarget.Of(http).Name).ConfigureAwait(false);
 
         var inbox = http.RequestServices.GetService<IInboxAdminStore>();
         var response = new OutboxStatsResponse
@@ -89,10 +77,41 @@ internal static class OutboxAdminEndpoints
             RefreshSeconds = options.Value.DashboardRefresh.TotalSeconds,
             InboxAvailable = inbox is not null && await inbox.IsAvailableAsync(http.RequestAborted).ConfigureAwait(false),
             Series = metrics.Snapshot(),
-            Endpoints = OutboxEndpointResponse.From(http.RequestServices.GetService<OutboxEndpointStates>()),
+            Endpoints = OutboxEndpointResponse.From(Endpoints(http)),
         };
         return Results.Json(response, OutboxAdminJsonContext.Default.OutboxStatsResponse);
     }
+
+    private static async Task<IResult> ListOutboxesAsync(HttpContext http)
+    {
+        var target = OutboxAdminTarget.DefaultOf(http.RequestServices);
+        var outboxes = new List<OutboxSummaryResponse>();
+        foreach (var outbox in http.RequestServices.GetServices<OutboxInstance>())
+        {
+            var (reading, error) = await ReadBacklogAsync(http, outbox.Name).ConfigureAwait(false);
+            outboxes.Add(new OutboxSummaryResponse(outbox.Name, outbox.Name == target?.Name, reading, error));
+        }
+
+        return Results.Json(new OutboxesResponse(outboxes), OutboxAdminJsonContext.Default.OutboxesResponse);
+    }
+
+    private static async Task<(OutboxBacklogResponse? Reading, string? Error)> ReadBacklogAsync(HttpContext http, string outbox)
+    {
+        var backlog = http.RequestServices.GetRequiredService<OutboxBacklogReaders>().For(outbox);
+        try
+        {
+            return await backlog.ReadAsync(http.RequestAborted).ConfigureAwait(false) is { } r
+                ? (new OutboxBacklogResponse(r.Pending, Math.Round(r.OldestAge.TotalSeconds, 3), r.OldestCreatedAt, r.DeadLetters, r.ReadAt), null)
+                : (null, "No outbox store reports the backlog in this process.");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return (null, $"The backlog cannot be read: {ex.GetType().Name}.");
+        }
+    }
+
+    private static OutboxEndpointStates? Endpoints(HttpContext http) =>
+        http.RequestServices.GetKeyedService<OutboxEndpointStates>(OutboxAdminTarget.Of(http).Name);
 
     private static async Task<IResult> ListAsync(HttpContext http, bool deadLetters)
     {
@@ -249,7 +268,12 @@ internal static class OutboxAdminEndpoints
     // A lambda taking only HttpContext would bind as a RequestDelegate and drop its IResult: type it as a Func.
     private static Func<HttpContext, Task<IResult>> Handler(Func<HttpContext, Task<IResult>> handler) => handler;
 
-    private static IOutboxAdminStore Outbox(HttpContext http) => http.RequestServices.GetRequiredService<IOutboxAdminStore>();
+    private static IOutboxAdminStore Outbox(HttpContext http)
+    {
+        var outbox = OutboxAdminTarget.Of(http);
+        return outbox.Resolve<IOutboxAdminStore>(http.RequestServices)
+            ?? throw new OutboxAdminTarget.UnknownOutboxException($"Outbox '{outbox.Name}' has no admin store (UsePostgreSql<TContext>() or UseSqlite<TContext>()).");
+    }
 
     private static IInboxAdminStore? Inbox(HttpContext http) => http.RequestServices.GetService<IInboxAdminStore>();
 

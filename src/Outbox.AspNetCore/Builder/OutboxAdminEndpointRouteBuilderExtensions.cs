@@ -51,7 +51,8 @@ public static class OutboxAdminEndpointRouteBuilderExtensions
             throw new InvalidOperationException("MapOutboxAdmin needs the admin services: call builder.Services.AddOutboxAdmin() first.");
         }
 
-        if (!isService.IsService(typeof(IOutboxAdminStore)))
+        if (!isService.IsService(typeof(IOutboxAdminStore))
+            && !services.GetServices<OutboxInstance>().Any(o => o.Has(services, typeof(IOutboxAdminStore))))
         {
             throw new InvalidOperationException(
                 "MapOutboxAdmin needs an outbox admin store: call builder.Services.AddOutbox().UsePostgreSql<TContext>() or .UseSqlite<TContext>().");

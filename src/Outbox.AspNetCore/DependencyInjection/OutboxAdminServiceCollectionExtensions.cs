@@ -35,7 +35,8 @@ public static class OutboxAdminServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxAdminOptions>, OutboxAdminOptionsValidator>());
         services.AddOptions<OutboxDispatcherOptions>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<OutboxBacklogReader>();
+        services.TryAddSingleton<OutboxBacklogReaders>();
+        services.TryAddSingleton(static sp => sp.GetRequiredService<OutboxBacklogReaders>().For(OutboxInstance.DefaultName));
         services.AddSingleton<OutboxMetricsAggregator>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, OutboxMetricsAggregator>(static sp => sp.GetRequiredService<OutboxMetricsAggregator>()));
         return services;

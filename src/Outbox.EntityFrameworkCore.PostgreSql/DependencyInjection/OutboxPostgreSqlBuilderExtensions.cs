@@ -16,27 +16,32 @@ public static class OutboxPostgreSqlBuilderExtensions
     /// context's connection string unless <see cref="OutboxPostgreSqlOptions.ConnectionString"/> is set. Committed
     /// publishes wake dispatchers of other processes through LISTEN/NOTIFY (<see cref="OutboxPostgreSqlOptions.Notifications"/>).
     /// </summary>
-    /// <exception cref="InvalidOperationException">Another provider or context was chosen as the outbox store before.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Another provider or context was chosen as this outbox's store before, or another outbox keeps its store in <typeparamref name="TContext"/>.
+    /// </exception>
     public static OutboxBuilder UsePostgreSql<TContext>(this OutboxBuilder builder, Action<OutboxPostgreSqlOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        OutboxStoreRegistration.Add(services, "PostgreSql", typeof(TContext));
-        services.AddOptions<OutboxPostgreSqlOptions>().ValidateDataAnnotations().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<OutboxPostgreSqlOptions>, OutboxPostgreSqlOptionsValidator>());
+        var optionsName = builder.Outbox.OptionsName;
         if (configure is not null)
         {
-            services.Configure(configure);
+            services.Configure(optionsName, configure);
         }
 
-        services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
+        if (!OutboxStoreRegistration.Add<TContext>(builder, "PostgreSql"))
+        {
+            return builder;
+        }
+
+        services.AddOptions<OutboxPostgreSqlOptions>(optionsName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Options.IValidateOptions<OutboxPostgreSqlOptions>, OutboxPostgreSqlOptionsValidator>());
         services.TryAddSingleton<PostgreSqlOutboxStore<TContext>>();
-        services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
-        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>()));
+        builder.AddOutboxService<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>());
+        builder.AddOutboxService<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
-        OutboxAdminRegistration.AddAdminStores<TContext, PostgreSqlOutboxAdminStore<TContext>>(services);
-        OutboxStartupRequirements<TContext>.RequireOutbox(services, $"UsePostgreSql<{typeof(TContext).Name}>()");
+        OutboxAdminRegistration.AddAdminStores<TContext, PostgreSqlOutboxAdminStore<TContext>>(builder);
         return builder;
     }
 }

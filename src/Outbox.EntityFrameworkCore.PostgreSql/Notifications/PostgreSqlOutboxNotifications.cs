@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -45,16 +46,16 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
     public PostgreSqlOutboxNotifications(
         OutboxStoreBootstrap<TContext> bootstrap,
-        OutboxSignal signal,
-        IOptions<OutboxPostgreSqlOptions> options,
-        IOptions<OutboxDispatcherOptions> dispatcher,
+        IServiceProvider services,
+        IOptionsMonitor<OutboxPostgreSqlOptions> options,
+        IOptionsMonitor<OutboxDispatcherOptions> dispatcher,
         TimeProvider timeProvider,
         ILogger<PostgreSqlOutboxNotifications<TContext>> logger)
     {
         _bootstrap = bootstrap;
-        _signal = signal;
-        _options = options.Value;
-        _dispatcher = dispatcher.Value;
+        _signal = services.GetRequiredKeyedService<OutboxSignal>(bootstrap.Outbox.Name);
+        _options = options.Get(bootstrap.Outbox.OptionsName);
+        _dispatcher = dispatcher.Get(bootstrap.Outbox.OptionsName);
         _time = timeProvider;
         _logger = logger;
     }

@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -19,11 +20,11 @@ internal sealed class PostgreSqlOutboxAdminStore<TContext> : IOutboxAdminStore, 
     private readonly OutboxSignal? _signal;
     private readonly Lazy<(NpgsqlDataSource DataSource, OutboxAdminSql Sql)> _state;
 
-    public PostgreSqlOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxPostgreSqlOptions> options, IServiceProvider services)
+    public PostgreSqlOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxPostgreSqlOptions> options, IServiceProvider services)
     {
         _bootstrap = bootstrap;
-        _options = options.Value;
-        _signal = (OutboxSignal?)services.GetService(typeof(OutboxSignal));
+        _options = options.Get(bootstrap.Outbox.OptionsName);
+        _signal = services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name);
         _state = new Lazy<(NpgsqlDataSource, OutboxAdminSql)>(Build, LazyThreadSafetyMode.PublicationOnly); // a failure is not cached
     }
 

@@ -44,14 +44,14 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
 
     public PostgreSqlOutboxStore(
         OutboxStoreBootstrap<TContext> bootstrap,
-        IOptions<OutboxPostgreSqlOptions> options,
-        IOptions<OutboxDispatcherOptions> dispatcher,
+        IOptionsMonitor<OutboxPostgreSqlOptions> options,
+        IOptionsMonitor<OutboxDispatcherOptions> dispatcher,
         ILogger<PostgreSqlOutboxStore<TContext>>? logger = null)
     {
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _bootstrap = bootstrap;
-        _options = options.Value;
-        _dispatcher = dispatcher.Value;
+        _options = options.Get(bootstrap.Outbox.OptionsName);
+        _dispatcher = dispatcher.Get(bootstrap.Outbox.OptionsName);
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.PublicationOnly);
     }
 

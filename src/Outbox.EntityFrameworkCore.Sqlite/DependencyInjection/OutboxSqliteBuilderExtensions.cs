@@ -14,25 +14,30 @@ public static class OutboxSqliteBuilderExtensions
     /// <c>modelBuilder.AddOutbox()</c>. SQLite allows one writer at a time: several dispatcher loops or processes are
     /// safe, and take turns on the write lock.
     /// </summary>
-    /// <exception cref="InvalidOperationException">Another provider or context was chosen as the outbox store before.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Another provider or context was chosen as this outbox's store before, or another outbox keeps its store in <typeparamref name="TContext"/>.
+    /// </exception>
     public static OutboxBuilder UseSqlite<TContext>(this OutboxBuilder builder, Action<OutboxSqliteOptions>? configure = null)
         where TContext : DbContext
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
-        OutboxStoreRegistration.Add(services, "Sqlite", typeof(TContext));
-        services.AddOptions<OutboxSqliteOptions>();
+        var optionsName = builder.Outbox.OptionsName;
         if (configure is not null)
         {
-            services.Configure(configure);
+            services.Configure(optionsName, configure);
         }
 
-        services.TryAddSingleton<OutboxStoreBootstrap<TContext>>();
+        if (!OutboxStoreRegistration.Add<TContext>(builder, "Sqlite"))
+        {
+            return builder;
+        }
+
+        services.AddOptions<OutboxSqliteOptions>(optionsName);
         services.TryAddSingleton<SqliteOutboxStore<TContext>>();
-        services.Replace(ServiceDescriptor.Singleton<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
-        services.Replace(ServiceDescriptor.Singleton<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>()));
-        OutboxAdminRegistration.AddAdminStores<TContext, SqliteOutboxAdminStore<TContext>>(services);
-        OutboxStartupRequirements<TContext>.RequireOutbox(services, $"UseSqlite<{typeof(TContext).Name}>()");
+        builder.AddOutboxService<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>());
+        builder.AddOutboxService<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>());
+        OutboxAdminRegistration.AddAdminStores<TContext, SqliteOutboxAdminStore<TContext>>(builder);
         return builder;
     }
 }

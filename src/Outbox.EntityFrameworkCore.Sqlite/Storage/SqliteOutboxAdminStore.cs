@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Outbox.EntityFrameworkCore.Sqlite;
@@ -22,11 +23,11 @@ internal sealed class SqliteOutboxAdminStore<TContext> : IOutboxAdminStore
     private readonly OutboxSignal? _signal;
     private readonly Lazy<(string ConnectionString, OutboxAdminSql Sql)> _state;
 
-    public SqliteOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxSqliteOptions> options, IServiceProvider services)
+    public SqliteOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxSqliteOptions> options, IServiceProvider services)
     {
         _bootstrap = bootstrap;
-        _options = options.Value;
-        _signal = (OutboxSignal?)services.GetService(typeof(OutboxSignal));
+        _options = options.Get(bootstrap.Outbox.OptionsName);
+        _signal = services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name);
         _state = new Lazy<(string, OutboxAdminSql)>(Build, LazyThreadSafetyMode.PublicationOnly); // a failure is not cached
     }
 

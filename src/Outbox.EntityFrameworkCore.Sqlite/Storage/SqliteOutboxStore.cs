@@ -23,11 +23,11 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
     private readonly OutboxDispatcherOptions _dispatcher;
     private readonly Lazy<Statements> _statements;
 
-    public SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptions<OutboxSqliteOptions> options, IOptions<OutboxDispatcherOptions> dispatcher)
+    public SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxSqliteOptions> options, IOptionsMonitor<OutboxDispatcherOptions> dispatcher)
     {
         _bootstrap = bootstrap;
-        _options = options.Value;
-        _dispatcher = dispatcher.Value;
+        _options = options.Get(bootstrap.Outbox.OptionsName);
+        _dispatcher = dispatcher.Get(bootstrap.Outbox.OptionsName);
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

@@ -13,16 +13,21 @@ public static class OutboxDbContextOptionsBuilderExtensions
     /// Connects the context to the outbox: keyed messages get their per-key sequence number in the publishing
     /// transaction, <c>Publish</c> uses the application's serializer, clock and payload limit
     /// (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>), and this process's dispatcher wakes as
-    /// soon as a unit of work that published commits. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
+    /// soon as a unit of work that published commits. The outbox is the one whose store is this context
+    /// (<c>AddOutbox("name").UsePostgreSql&lt;TContext&gt;()</c>), else the default outbox. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
     /// </summary>
     public static DbContextOptionsBuilder UseOutbox(this DbContextOptionsBuilder optionsBuilder, IServiceProvider services)
     {
         ArgumentNullException.ThrowIfNull(optionsBuilder);
         ArgumentNullException.ThrowIfNull(services);
         var serializer = services.GetService<IMessageSerializer>() ?? SystemTextJsonMessageSerializer.Default;
-        var signal = services.GetService<OutboxSignal>();
+        // The outbox whose store is this context: its wake-up signal and payload limit (the default outbox's when none is).
+        var outbox = OutboxStoreRegistration.Of(services.GetServices<OutboxStoreRegistration>(), optionsBuilder.Options.ContextType)?.Outbox
+            ?? OutboxInstance.DefaultName;
+        var signal = services.GetKeyedService<OutboxSignal>(outbox);
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
-        var maxPayloadSize = services.GetService<IOptions<OutboxDispatcherOptions>>()?.Value.MaxPayloadSize ?? new OutboxDispatcherOptions().MaxPayloadSize;
+        var maxPayloadSize = services.GetService<IOptionsMonitor<OutboxDispatcherOptions>>()?.Get(OutboxInstance.OptionsNameOf(outbox)).MaxPayloadSize
+            ?? new OutboxDispatcherOptions().MaxPayloadSize;
         ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(new OutboxDbContextOptionsExtension(serializer, signal, time, maxPayloadSize, services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()));
         return optionsBuilder.AddInterceptors(new OutboxSaveChangesInterceptor(signal));
     }

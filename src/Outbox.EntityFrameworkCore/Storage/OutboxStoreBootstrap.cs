@@ -24,6 +24,9 @@ public sealed class OutboxStoreBootstrap<TContext>
         }, LazyThreadSafetyMode.PublicationOnly); // a failure (database not configured yet) is not cached
     }
 
+    /// <summary>The outbox whose store this context holds (the default outbox until a store registration says otherwise).</summary>
+    internal OutboxInstance Outbox { get; init; } = new(OutboxInstance.DefaultName);
+
     /// <summary>The tables and connection string.</summary>
     public OutboxTables Tables => _tables.Value;
 }

@@ -21,6 +21,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     private const int LoopFailureLogEvery = 30;
 
     private readonly IServiceProvider _services;
+    private readonly OutboxInstance _outbox;
     private readonly OutboxTransportPipeline _transportPipeline;
     private readonly OutboxEndpointStates _endpoints;
     private IOutboxStore _store = null!;
@@ -33,20 +34,14 @@ internal sealed class OutboxDispatcher : BackgroundService
 
     // The store and transport are resolved in StartAsync, after the host has validated the options, so that a missing
     // registration is reported by OutboxRegistrationValidator's message rather than by a DI resolution error.
-    public OutboxDispatcher(
-        IServiceProvider services,
-        OutboxTransportPipeline pipeline,
-        OutboxEndpointStates endpoints,
-        OutboxSignal signal,
-        IOptions<OutboxDispatcherOptions> options,
-        TimeProvider timeProvider,
-        ILogger<OutboxDispatcher> logger)
+    public OutboxDispatcher(IServiceProvider services, OutboxInstance outbox, TimeProvider timeProvider, ILogger<OutboxDispatcher> logger)
     {
         _services = services;
-        _transportPipeline = pipeline;
-        _endpoints = endpoints;
-        _signal = signal;
-        _options = options.Value;
+        _outbox = outbox;
+        _transportPipeline = services.GetRequiredKeyedService<OutboxTransportPipeline>(outbox.Name);
+        _endpoints = services.GetRequiredKeyedService<OutboxEndpointStates>(outbox.Name);
+        _signal = services.GetRequiredKeyedService<OutboxSignal>(outbox.Name);
+        _options = outbox.DispatcherOptions(services);
         _time = timeProvider;
         _logger = logger;
     }
@@ -55,9 +50,9 @@ internal sealed class OutboxDispatcher : BackgroundService
     {
         if (_options.Enabled)
         {
-            _store = _services.GetRequiredService<IOutboxStore>();
-            _transport = _services.GetRequiredService<IMessageTransport>();
-            _heartbeat = _services.GetService<OutboxDispatcherHeartbeat>();
+            _store = _outbox.Resolve<IOutboxStore>(_services) ?? throw new InvalidOperationException($"Outbox '{_outbox.Name}' has no store.");
+            _transport = _outbox.Resolve<IMessageTransport>(_services) ?? throw new InvalidOperationException($"Outbox '{_outbox.Name}' has no transport.");
+            _heartbeat = _services.GetKeyedService<OutboxDispatcherHeartbeat>(_outbox.Name);
         }
 
         return base.StartAsync(cancellationToken);
@@ -67,6 +62,9 @@ internal sealed class OutboxDispatcher : BackgroundService
     {
         // Let the host finish starting before the first claim.
         await Task.Yield();
+
+        // Every log line of this outbox's loops carries its name (the loops inherit the scope).
+        using var logScope = _logger.BeginScope(new OutboxLogScope(_outbox.Name));
         if (!_options.Enabled)
         {
             OutboxLog.DispatcherDisabled(_logger);
@@ -250,7 +248,7 @@ internal sealed class OutboxDispatcher : BackgroundService
             foreach (var (destination, summary) in circuitsOpen)
             {
                 OutboxLog.CircuitOpen(_logger, destination, summary.Count, summary.RetryAfter, summary.Cause);
-                OutboxTelemetry.CircuitRefused.Add(summary.Count, new KeyValuePair<string, object?>("messaging.destination.name", destination));
+                OutboxTelemetry.CircuitRefused.Add(summary.Count, new KeyValuePair<string, object?>("messaging.destination.name", destination), _outbox.Tag);
             }
         }
 
@@ -259,13 +257,13 @@ internal sealed class OutboxDispatcher : BackgroundService
             var retried = releases.Count(r => !r.RefundAttempt);
             if (retried > 0)
             {
-                OutboxTelemetry.Retried.Add(retried);
+                OutboxTelemetry.Retried.Add(retried, _outbox.Tag);
             }
         }
 
         if (deadLetters is not null)
         {
-            OutboxTelemetry.DeadLettered.Add(deadLetters.Count, new KeyValuePair<string, object?>("outbox.side", "outbox"));
+            OutboxTelemetry.DeadLettered.Add(deadLetters.Count, new KeyValuePair<string, object?>("outbox.side", "outbox"), _outbox.Tag);
         }
 
         // Outcomes are persisted even when the host is stopping: each is one short statement.
@@ -428,11 +426,11 @@ internal sealed class OutboxDispatcher : BackgroundService
     private SendOutcome Delivered(OutboxMessage message, long started)
     {
         var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
-        OutboxTelemetry.Dispatched.Add(1, destination);
-        OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination);
+        OutboxTelemetry.Dispatched.Add(1, destination, _outbox.Tag);
+        OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination, _outbox.Tag);
         if (message.CreatedAt != default)
         {
-            OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination);
+            OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination, _outbox.Tag);
         }
 
         return SendOutcome.Delivered();
@@ -504,17 +502,18 @@ internal sealed class OutboxDispatcher : BackgroundService
     /// </summary>
     private string OversizedReason(long size) =>
         $"The payload is {size} bytes, above the limit of {_options.MaxPayloadSize} bytes " +
-        $"({nameof(OutboxDispatcherOptions)}.{nameof(OutboxDispatcherOptions.MaxPayloadSize)}, Outbox:Dispatcher:MaxPayloadSize); " +
+        $"({nameof(OutboxDispatcherOptions)}.{nameof(OutboxDispatcherOptions.MaxPayloadSize)}, {_outbox.DispatcherSection}:{nameof(OutboxDispatcherOptions.MaxPayloadSize)}); " +
         "it was not read or sent. Requeue it once the limit allows it, or replace the message.";
 
-    private static void RecordFailure(Activity? activity, OutboxMessage message, Exception exception, string failureOf)
+    private void RecordFailure(Activity? activity, OutboxMessage message, Exception exception, string failureOf)
     {
         activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
         activity?.SetTag("error.type", exception.GetType().FullName);
         OutboxTelemetry.Failed.Add(
             1,
             new KeyValuePair<string, object?>("messaging.destination.name", message.Destination),
-            new KeyValuePair<string, object?>("outbox.failure", failureOf));
+            new KeyValuePair<string, object?>("outbox.failure", failureOf),
+            _outbox.Tag);
     }
 
     /// <summary>
@@ -532,7 +531,7 @@ internal sealed class OutboxDispatcher : BackgroundService
     /// The span of a round trip carrying several messages: linked to each message's publisher, so every trace shows it;
     /// the transport hands this span to the receiver as each message's parent.
     /// </summary>
-    private static Activity? StartDispatchActivity(List<OutboxMessage> group)
+    private Activity? StartDispatchActivity(List<OutboxMessage> group)
     {
         if (!OutboxTelemetry.Source.HasListeners())
         {
@@ -552,6 +551,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         if (activity is not null)
         {
             activity.SetTag("messaging.system", "outbox");
+            activity.SetTag("outbox.name", _outbox.Name);
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.destination.name", group[0].Destination);
             activity.SetTag("messaging.batch.message_count", group.Count);
@@ -560,7 +560,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         return activity;
     }
 
-    private static Activity? StartDispatchActivity(OutboxMessage message)
+    private Activity? StartDispatchActivity(OutboxMessage message)
     {
         if (!OutboxTelemetry.Source.HasListeners())
         {
@@ -576,6 +576,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         if (activity is not null)
         {
             activity.SetTag("messaging.system", "outbox");
+            activity.SetTag("outbox.name", _outbox.Name);
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.destination.name", message.Destination);
             activity.SetTag("messaging.message.id", message.MessageId.ToString());

@@ -3,7 +3,8 @@ using System.ComponentModel.DataAnnotations;
 namespace Outbox;
 
 /// <summary>
-/// Options of the dispatcher, bound from the <c>Outbox:Dispatcher</c> configuration section and validated at start-up.
+/// Options of the dispatcher, bound from the <c>Outbox:Dispatcher</c> configuration section (a named outbox's from
+/// <c>Outbox:Outboxes:{name}:Dispatcher</c>) and validated at start-up.
 /// </summary>
 public sealed class OutboxDispatcherOptions
 {

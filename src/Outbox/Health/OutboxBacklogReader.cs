@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +9,7 @@ namespace Outbox;
 /// <see cref="OutboxBacklogMonitor"/> while it is younger than twice the refresh interval, else one refresh at a time
 /// (concurrent callers wait for it rather than each querying).
 /// </summary>
-internal sealed class OutboxBacklogReader(IServiceProvider services, IOptions<OutboxDispatcherOptions> options, TimeProvider timeProvider) : IDisposable
+internal sealed class OutboxBacklogReader(OutboxBacklogMonitor? backlogMonitor, OutboxDispatcherOptions options, TimeProvider timeProvider) : IDisposable
 {
     private readonly SemaphoreSlim _refresh = new(1, 1);
 
@@ -19,7 +20,7 @@ internal sealed class OutboxBacklogReader(IServiceProvider services, IOptions<Ou
     /// <exception cref="Exception">The refresh failed (database unreachable).</exception>
     public async Task<OutboxBacklog?> ReadAsync(CancellationToken cancellationToken)
     {
-        if (services.GetService<OutboxBacklogMonitor>() is not { } monitor)
+        if (backlogMonitor is not { } monitor)
         {
             return null;
         }
@@ -45,7 +46,31 @@ internal sealed class OutboxBacklogReader(IServiceProvider services, IOptions<Ou
 
     private OutboxBacklog? Fresh(OutboxBacklog? reading)
     {
-        var maxAge = options.Value.BacklogRefreshInterval * 2;
+        var maxAge = options.BacklogRefreshInterval * 2;
         return reading is { } r && timeProvider.GetUtcNow() - r.ReadAt <= maxAge ? r : null;
+    }
+}
+
+/// <summary>One <see cref="OutboxBacklogReader"/> per outbox, made on first use.</summary>
+internal sealed class OutboxBacklogReaders(IServiceProvider services) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<OutboxBacklogReader>> _readers = new(StringComparer.Ordinal);
+
+    /// <summary>The reader of outbox <paramref name="outbox"/> (whose monitor may be missing: no <c>AddOutbox()</c>).</summary>
+    public OutboxBacklogReader For(string outbox) =>
+        _readers.GetOrAdd(outbox, name => new Lazy<OutboxBacklogReader>(() => new OutboxBacklogReader(
+            services.GetKeyedService<OutboxBacklogMonitor>(name),
+            services.GetRequiredService<IOptionsMonitor<OutboxDispatcherOptions>>().Get(OutboxInstance.OptionsNameOf(name)),
+            services.GetRequiredService<TimeProvider>()))).Value;
+
+    public void Dispose()
+    {
+        foreach (var reader in _readers.Values)
+        {
+            if (reader.IsValueCreated)
+            {
+                reader.Value.Dispose();
+            }
+        }
     }
 }

@@ -9,13 +9,13 @@ namespace Outbox;
 /// </summary>
 internal sealed class OutboxDispatcherHealthCheck(
     OutboxDispatcherHeartbeat heartbeat,
-    IOptions<OutboxDispatcherOptions> dispatcher,
+    OutboxDispatcherOptions dispatcher,
     IOptionsMonitor<OutboxHealthCheckOptions> options,
     TimeProvider timeProvider) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (!dispatcher.Value.Enabled)
+        if (!dispatcher.Enabled)
         {
             return Task.FromResult(HealthCheckResult.Healthy("The dispatcher is disabled in this process."));
         }
@@ -23,7 +23,7 @@ internal sealed class OutboxDispatcherHealthCheck(
         var o = options.CurrentValue;
         var now = timeProvider.GetUtcNow();
         var loops = heartbeat.Loops;
-        var expected = dispatcher.Value.Concurrency;
+        var expected = dispatcher.Concurrency;
         var stalest = loops.Count < expected || loops.Count == 0 ? heartbeat.StartedAt : loops.Values.Min();
         var silence = now - stalest;
         if (silence < TimeSpan.Zero)

@@ -53,16 +53,58 @@ public static class OutboxHealthChecksBuilderExtensions
         services.AddOptions<OutboxDispatcherOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OutboxDispatcherHeartbeat>();
-        services.TryAddSingleton<OutboxBacklogReader>();
-        services.TryAddSingleton<OutboxBacklogHealthCheck>();
-        services.TryAddSingleton<OutboxDeadLetterHealthCheck>();
-        services.TryAddSingleton<OutboxDispatcherHealthCheck>();
+        services.TryAddSingleton<OutboxBacklogReaders>();
+        services.TryAddSingleton(static sp => sp.GetRequiredService<OutboxBacklogReaders>().For(OutboxInstance.DefaultName));
 
+        // Added when the health check service reads its options, so that outboxes registered after this call count too.
         var tagList = (tags ?? ["outbox"]).ToArray();
-        builder.Add(new HealthCheckRegistration(BacklogCheckName, static sp => sp.GetRequiredService<OutboxBacklogHealthCheck>(), null, tagList));
-        builder.Add(new HealthCheckRegistration(DeadLettersCheckName, static sp => sp.GetRequiredService<OutboxDeadLetterHealthCheck>(), null, tagList));
-        builder.Add(new HealthCheckRegistration(DispatcherCheckName, static sp => sp.GetRequiredService<OutboxDispatcherHealthCheck>(), null, tagList));
+        services.AddSingleton<IConfigureOptions<HealthCheckServiceOptions>>(sp => new ConfigureNamedOptions<HealthCheckServiceOptions>(
+            Options.Options.DefaultName,
+            o => AddChecks(o, sp.GetServices<OutboxInstance>(), tagList)));
         return builder;
+    }
+
+    /// <summary>A registration whose check is made once (the dead-letter check remembers its last count) from the services' singletons.</summary>
+    private static HealthCheckRegistration Once(string name, Func<IServiceProvider, IHealthCheck> create, string[] tags)
+    {
+        IHealthCheck? check = null;
+        return new HealthCheckRegistration(name, sp => LazyInitializer.EnsureInitialized(ref check, () => create(sp)), null, tags);
+    }
+
+    /// <summary>
+    /// The three checks of each outbox: named as above for the default outbox (or when no outbox is registered), and
+    /// <c>outbox-backlog:{name}</c> etc. for a named outbox.
+    /// </summary>
+    private static void AddChecks(HealthCheckServiceOptions options, IEnumerable<OutboxInstance> registered, string[] tags)
+    {
+        var outboxes = registered.ToList();
+        if (outboxes.Count == 0)
+        {
+            outboxes.Add(new OutboxInstance(OutboxInstance.DefaultName));
+        }
+
+        foreach (var outbox in outboxes)
+        {
+            var suffix = outbox.IsDefault ? string.Empty : $":{outbox.Name}";
+            var name = outbox.Name;
+            options.Registrations.Add(Once(
+                BacklogCheckName + suffix,
+                sp => new OutboxBacklogHealthCheck(sp.GetRequiredService<OutboxBacklogReaders>().For(name), sp.GetRequiredService<IOptionsMonitor<OutboxHealthCheckOptions>>()),
+                tags));
+            options.Registrations.Add(Once(
+                DeadLettersCheckName + suffix,
+                sp => new OutboxDeadLetterHealthCheck(
+                    sp.GetRequiredService<OutboxBacklogReaders>().For(name), sp.GetRequiredService<IOptionsMonitor<OutboxHealthCheckOptions>>(), sp.GetRequiredService<TimeProvider>()),
+                tags));
+            options.Registrations.Add(Once(
+                DispatcherCheckName + suffix,
+                sp => new OutboxDispatcherHealthCheck(
+                    sp.GetKeyedService<OutboxDispatcherHeartbeat>(name) ?? sp.GetRequiredService<OutboxDispatcherHeartbeat>(),
+                    sp.GetRequiredService<IOptionsMonitor<OutboxDispatcherOptions>>().Get(outbox.OptionsName),
+                    sp.GetRequiredService<IOptionsMonitor<OutboxHealthCheckOptions>>(),
+                    sp.GetRequiredService<TimeProvider>()),
+                tags));
+        }
     }
 }
 

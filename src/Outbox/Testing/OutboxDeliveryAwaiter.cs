@@ -9,42 +9,65 @@ namespace Outbox.Testing;
 public sealed class OutboxDeliveryAwaiter
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
-    private readonly IOutboxStore _store;
-    private readonly OutboxSignal _signal;
+    private readonly (string Name, IOutboxStore Store, OutboxSignal Signal)[] _outboxes;
 
-    /// <summary>Creates the awaiter.</summary>
+    /// <summary>Creates the awaiter of one store.</summary>
     public OutboxDeliveryAwaiter(IOutboxStore store, OutboxSignal signal)
     {
-        _store = store;
-        _signal = signal;
+        _outboxes = [(OutboxInstance.DefaultName, store, signal)];
+    }
+
+    /// <summary>Creates the awaiter of every outbox of the host that has a store.</summary>
+    internal OutboxDeliveryAwaiter(IServiceProvider services, IEnumerable<OutboxInstance> outboxes)
+    {
+        _outboxes = outboxes
+            .Select(o => (o.Name, Store: o.Resolve<IOutboxStore>(services), Signal: services.GetRequiredKeyedService<OutboxSignal>(o.Name)))
+            .Where(static o => o.Store is not null)
+            .Select(static o => (o.Name, o.Store!, o.Signal))
+            .ToArray();
+        if (_outboxes.Length == 0)
+        {
+            throw new InvalidOperationException("No outbox of this host has a store: call UsePostgreSql<TContext>() or UseSqlite<TContext>() on AddOutbox().");
+        }
     }
 
     /// <summary>
-    /// Waits until every message committed before the call has an outcome: delivered, or moved to the dead letters.
-    /// Messages scheduled for later and never attempted yet are not waited for. Uses the real clock.
+    /// Waits until every message committed before the call, in every outbox of the host, has an outcome: delivered,
+    /// or moved to the dead letters. Messages scheduled for later and never attempted yet are not waited for. Uses the
+    /// real clock.
     /// </summary>
     /// <exception cref="TimeoutException">Some messages were still undelivered after <paramref name="timeout"/>.</exception>
     public async Task WaitForDeliveryAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var upTo = await _store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
         var deadline = DateTime.UtcNow + timeout;
-        while (true)
+        var upTo = new long[_outboxes.Length];
+        for (var i = 0; i < _outboxes.Length; i++)
         {
-            _signal.Notify();
-            var remaining = await _store.CountUndeliveredAsync(upTo, cancellationToken).ConfigureAwait(false);
-            if (remaining == 0)
-            {
-                return;
-            }
+            upTo[i] = await _outboxes[i].Store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
+        }
 
-            if (DateTime.UtcNow >= deadline)
+        for (var i = 0; i < _outboxes.Length; i++)
+        {
+            var (name, store, signal) = _outboxes[i];
+            while (true)
             {
-                throw new TimeoutException(
-                    $"{remaining} outbox message(s) written up to position {upTo} were still undelivered after {timeout}. " +
-                    "Is the dispatcher running (Outbox:Dispatcher:Enabled) and is the transport accepting messages?");
-            }
+                signal.Notify();
+                var remaining = await store.CountUndeliveredAsync(upTo[i], cancellationToken).ConfigureAwait(false);
+                if (remaining == 0)
+                {
+                    break;
+                }
 
-            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+                if (DateTime.UtcNow >= deadline)
+                {
+                    var which = _outboxes.Length == 1 ? "outbox" : $"outbox '{name}'";
+                    throw new TimeoutException(
+                        $"{remaining} {which} message(s) written up to position {upTo[i]} were still undelivered after {timeout}. " +
+                        "Is the dispatcher running (Outbox:Dispatcher:Enabled) and is the transport accepting messages?");
+                }
+
+                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 }

@@ -79,7 +79,8 @@ public sealed class OptionsValidationTests
         twice.AddOutbox();
         twice.AddOutbox();
         Assert.Equal(once.Count, twice.Count);
-        Assert.Single(twice, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "OutboxDispatcher");
+        Assert.Single(twice, d => d.IsKeyedService && d.ServiceType == typeof(OutboxDispatcher));
+        Assert.Equal(once.Count(d => d.ServiceType == typeof(IHostedService)), twice.Count(d => d.ServiceType == typeof(IHostedService)));
     }
 
     [Fact]

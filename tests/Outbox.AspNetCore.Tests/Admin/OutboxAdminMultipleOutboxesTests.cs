@@ -1,0 +1,100 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Outbox.AspNetCore.Tests.Infrastructure;
+
+namespace Outbox.AspNetCore.Tests.Admin;
+
+/// <summary>The admin API of a host with two outboxes: it lists them, and each outbox endpoint takes <c>?outbox=</c>.</summary>
+public sealed class OutboxAdminMultipleOutboxesTests : IAsyncDisposable
+{
+    private readonly string _billingPath = Path.Combine(Path.GetTempPath(), $"outbox-admin-billing-{Guid.NewGuid():N}.db");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Outboxes_TwoOutboxes_ListsBothAndEachEndpointShowsTheOutboxAsked()
+    {
+        var billingConnection = new SqliteConnectionStringBuilder { DataSource = _billingPath, DefaultTimeout = 30 }.ToString();
+        await using (var create = BillingContext(billingConnection))
+        {
+            await create.Database.EnsureCreatedAsync(Ct);
+        }
+
+        await using var app = await AdminTestApp.StartAsync(
+            o => o.AuthorizationPolicy = AdminTestApp.Policy,
+            builder =>
+            {
+                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(billingConnection).UseOutbox(sp));
+                builder.Services.AddOutbox("billing", o =>
+                {
+                    o.Enabled = false;
+                    o.BacklogRefreshInterval = TimeSpan.FromSeconds(1);
+                }).UseSqlite<BillingAdminDbContext>().UseInMemoryTransport();
+            });
+        await app.PublishAsync(3);
+        await using (var billing = BillingContext(billingConnection))
+        {
+            billing.Publish(new OrderPlaced(Guid.NewGuid(), "B-1", 1), new PublishOptions { Destination = "billing" });
+            billing.Publish(new OrderPlaced(Guid.NewGuid(), "B-2", 2), new PublishOptions { Destination = "billing" });
+            await billing.SaveChangesAsync(Ct);
+        }
+
+        using var client = app.Client();
+        // The listed backlog is the monitor's last reading (refreshed every second here): wait for it to see the two.
+        Dictionary<string, JsonElement> outboxes = [];
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        do
+        {
+            var list = await client.GetFromJsonAsync<JsonElement>("outbox/api/outboxes", Ct);
+            outboxes = list.GetProperty("outboxes").EnumerateArray().ToDictionary(o => o.GetProperty("name").GetString()!);
+            if (outboxes.TryGetValue("billing", out var b) && b.TryGetProperty("backlog", out var r) && r.GetProperty("pending").GetInt64() == 2)
+            {
+                break;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Equal(["billing", "default"], outboxes.Keys.Order());
+        Assert.True(outboxes["default"].GetProperty("isDefault").GetBoolean());
+        Assert.False(outboxes["billing"].GetProperty("isDefault").GetBoolean());
+        Assert.Equal(2, outboxes["billing"].GetProperty("backlog").GetProperty("pending").GetInt64());
+
+        var billingPage = await client.GetFromJsonAsync<JsonElement>("outbox/api/pending?outbox=billing", Ct);
+        Assert.Equal(["billing", "billing"], billingPage.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("destination").GetString()));
+        var defaultPage = await client.GetFromJsonAsync<JsonElement>("outbox/api/pending", Ct);
+        Assert.Equal(3, defaultPage.GetProperty("items").GetArrayLength());
+        Assert.All(defaultPage.GetProperty("items").EnumerateArray(), m => Assert.Equal("orders", m.GetProperty("destination").GetString()));
+
+        using var unknown = await client.GetAsync("outbox/api/pending?outbox=shipping", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        var problem = await unknown.Content.ReadAsStringAsync(Ct);
+        Assert.Contains("no outbox 'shipping'", problem, StringComparison.Ordinal);
+        Assert.Contains("'billing'", problem, StringComparison.Ordinal);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            File.Delete(_billingPath + suffix);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private static BillingAdminDbContext BillingContext(string connectionString) =>
+        new(new DbContextOptionsBuilder<BillingAdminDbContext>().UseSqlite(connectionString).UseOutbox().Options);
+}
+
+/// <summary>A second module's DbContext, with its own outbox tables.</summary>
+public sealed class BillingAdminDbContext(DbContextOptions<BillingAdminDbContext> options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder) => modelBuilder.AddOutbox();
+}
