@@ -98,6 +98,28 @@ public sealed class OutboxRoutingTests
         Assert.Equal("other", Assert.Single(host.Services.GetRequiredService<BrokerTransport>().Sent).Destination);
     }
 
+    [Fact]
+    public async Task ForDestinations_RouteTakesBatches_ItsMessagesGoInOneRoundTripAndTheOthersOneByOne()
+    {
+        var store = new FakeOutboxStore();
+        for (var i = 0; i < 4; i++)
+        {
+            store.Add(destination: "billing.invoice");
+            store.Add(destination: "orders.placed");
+        }
+
+        using var host = Build(store, outbox => outbox.UseTransport<BrokerTransport>().UseTransport<BatchingTransport>().ForDestinations("billing.*"));
+        await host.StartAsync(Ct);
+        await WaitUntilAsync(() => store.Acknowledged.Count == 8);
+        await host.StopAsync(Ct);
+
+        var batching = host.Services.GetRequiredService<BatchingTransport>();
+        Assert.Equal(4, batching.Batches.Sum(b => b.Count) + batching.Sent.Count);
+        Assert.NotEmpty(batching.Batches); // the claim held several billing messages: they went together
+        Assert.All(batching.Batches.SelectMany(b => b), m => Assert.Equal("billing.invoice", m.Destination));
+        Assert.Equal(4, host.Services.GetRequiredService<BrokerTransport>().Sent.Count(m => m.Destination == "orders.placed"));
+    }
+
     private static IHost Build(FakeOutboxStore store, Action<OutboxBuilder> transports)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
@@ -124,3 +146,17 @@ public sealed class OutboxRoutingTests
 public sealed class BrokerTransport : RecordingTransport;
 
 public sealed class HttpLikeTransport : RecordingTransport;
+
+/// <summary>A route's transport that takes several messages per round trip and records each round trip.</summary>
+public sealed class BatchingTransport : RecordingTransport, IMessageBatchTransport
+{
+    public System.Collections.Concurrent.ConcurrentQueue<IReadOnlyList<OutboxMessage>> Batches { get; } = new();
+
+    public IReadOnlyList<IReadOnlyList<OutboxMessage>> Split(IReadOnlyList<OutboxMessage> messages) => [messages];
+
+    public Task<IReadOnlyList<Exception?>> SendBatchAsync(IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken)
+    {
+        Batches.Enqueue(messages);
+        return Task.FromResult<IReadOnlyList<Exception?>>(new Exception?[messages.Count]);
+    }
+}
