@@ -58,6 +58,7 @@ public static class RabbitMqScenario
                 .Set("prefetch", consumerOptions.PrefetchCount)
                 .Set("inbox_batch", inboxOptions.MaxBatchSize)
                 .Set("consumer", options.Consumer)
+                .Set("consumer_defaults", options.Defaults)
                 .Set("broker", $"{amqp.Host}:{amqp.Port}");
 
             await fleet.Stats.PauseAsync();
@@ -135,36 +136,37 @@ public static class RabbitMqScenario
 
     private static IHost BuildConsumer(InboxDatabase inbox, BenchOptions options, Action<RabbitMqOptions> topology, TextWriter log)
     {
+        var queue = new RabbitMqOptions();
+        topology(queue);
         return EndToEndPhase.BuildConsumer(
             inbox,
             options,
             Consumer,
             services => services.Configure(topology),
-            c => c.UseRabbitMq(o =>
-            {
-                o.Queue = topologyQueue(topology);
-                o.ConcurrentMessages = options.Lanes;
-                if (options.Prefetch is { } prefetch)
-                {
-                    o.PrefetchCount = prefetch;
-                }
-                else
-                {
-                    o.PrefetchCount = Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
-                }
-            }),
-            log);
+            c => c.UseRabbitMq(o => TuneConsumer(o, queue.Queues[0].Name, options, options.Defaults)),
+            log,
+            libraryDefaults: options.Defaults);
+    }
 
-        static string topologyQueue(Action<RabbitMqOptions> topology)
+    /// <summary>
+    /// The consumer's queue and, unless <paramref name="libraryDefaults"/>, the command line's lanes and prefetch (by
+    /// default enough prefetch for every lane's batches: lanes x inbox batch x 2, at least 32).
+    /// </summary>
+    internal static void TuneConsumer(RabbitMqConsumerOptions o, string queue, BenchOptions options, bool libraryDefaults)
+    {
+        o.Queue = queue;
+        if (libraryDefaults)
         {
-            var probe = new RabbitMqOptions();
-            topology(probe);
-            return probe.Queues[0].Name;
+            return;
         }
+
+        o.ConcurrentMessages = options.Lanes;
+        o.PrefetchCount = options.Prefetch
+            ?? Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
     }
 
     /// <summary>CPU seconds used so far by a local RabbitMQ node (the Erlang VM, <c>beam.smp</c>), or null if none runs here.</summary>
-    private static double? BrokerCpuSeconds()
+    internal static double? BrokerCpuSeconds()
     {
         if (!Directory.Exists("/proc"))
         {
@@ -195,7 +197,7 @@ public static class RabbitMqScenario
         return total;
     }
 
-    private static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log)
+    internal static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log)
     {
         try
         {
