@@ -97,6 +97,16 @@ public static class BusinessScenario
                 await database.PrepareForRunAsync(ct);
                 await log.WriteLineAsync($"Baseline: {producerCount} producer(s) commit {messages:N0} order rows without the outbox ...");
                 var baseline = await MeasureAsync(context, producers, plainServices, tracker, messages, publish: false, "baseline");
+                // Publish's own cost: the same transactions with their messages while nothing delivers (the dispatcher is
+                // paused, so neither it nor the consumer competes for the database); delivered afterwards, not measured.
+                await log.WriteLineAsync($"Publish alone: {producerCount} producer(s) commit {messages:N0} order rows + messages, the dispatcher paused ...");
+                await fleet.Stats.PauseAsync();
+                var publishOnly = await MeasureAsync(context, producers, fleet.PrimaryServices, tracker, messages, publish: true, "publish", delivered: false);
+                fleet.Stats.Paused = false;
+                fleet.NotifyAll();
+                await Wait.UntilAsync(async () => await inbox.CountPaymentsAsync(ct) >= warm + messages, TimeSpan.FromMilliseconds(20), context.Timeout, "the publish-alone messages were handled", ct);
+                warm += messages;
+                await database.PrepareForRunAsync(ct);
                 await log.WriteLineAsync(
                     $"Outbox: {producerCount} producer(s) commit {messages:N0} order rows + messages -> {queue} -> consumer with {consumerOptions.ConcurrentMessages} lane(s), " +
                     $"prefetch {consumerOptions.PrefetchCount}, inbox batch {inboxOptions.MaxBatchSize} ...");
@@ -111,6 +121,11 @@ public static class BusinessScenario
                     .Set("delivered_msgs_per_s", run.DeliveredRate)
                     .Set("ratio", run.DeliveredRate / baseline.ProducerRate)
                     .Set("publish_rate_ratio", run.ProducerRate / baseline.ProducerRate)
+                    .Set("publish_alone_tx_per_s", publishOnly.ProducerRate)
+                    .Set("publish_alone_rate_ratio", publishOnly.ProducerRate / baseline.ProducerRate)
+                    .Set("publish_alone_commit_ms_p50", publishOnly.CommitP50)
+                    .Set("publish_alone_cpu_self_ms_per_tx", publishOnly.SelfMs)
+                    .Set("publish_alone_cpu_db_ms_per_tx", publishOnly.DatabaseMs)
                     .Set("p50_ms", latency.PercentileMs(50))
                     .Set("p95_ms", latency.PercentileMs(95))
                     .Set("p99_ms", latency.PercentileMs(99))
@@ -134,6 +149,8 @@ public static class BusinessScenario
                 report.AddRow("phase", "transactions", "seconds", "producer tx/s", "delivered msg/s", "commit p50 ms", "commit p99 ms", "CPU ms/msg: process", "PostgreSQL", "RabbitMQ");
                 report.AddRow("baseline (order row, no outbox)", Report.Number(messages), Report.Number(baseline.Elapsed.TotalSeconds), Report.Number(baseline.ProducerRate), "-",
                     Ms(baseline.CommitP50), Ms(baseline.CommitP99), Ms(baseline.SelfMs), Ms(baseline.DatabaseMs), Ms(baseline.BrokerMs));
+                report.AddRow("publish alone (order row + Publish, dispatcher paused)", Report.Number(messages), Report.Number(publishOnly.Elapsed.TotalSeconds), Report.Number(publishOnly.ProducerRate), "-",
+                    Ms(publishOnly.CommitP50), Ms(publishOnly.CommitP99), Ms(publishOnly.SelfMs), Ms(publishOnly.DatabaseMs), Ms(publishOnly.BrokerMs));
                 report.AddRow("outbox (order row + Publish) -> RabbitMQ -> inbox", Report.Number(messages), Report.Number(run.Elapsed.TotalSeconds), Report.Number(run.ProducerRate),
                     Report.Number(run.DeliveredRate), Ms(run.CommitP50), Ms(run.CommitP99), Ms(run.SelfMs), Ms(run.DatabaseMs), Ms(run.BrokerMs));
                 report.AddNote(
@@ -154,12 +171,13 @@ public static class BusinessScenario
         }
     }
 
-    private static async Task<Phase> MeasureAsync(BenchContext context, Producers producers, IServiceProvider services, LatencyTracker tracker, int messages, bool publish, string name)
+    private static async Task<Phase> MeasureAsync(
+        BenchContext context, Producers producers, IServiceProvider services, LatencyTracker tracker, int messages, bool publish, string name, bool delivered = true)
     {
         var ct = context.Cancellation;
         producers.CommitLatency.Reset();
         tracker.Latency.Reset();
-        var delivered = tracker.DeliveredCount;
+        var handledBefore = tracker.DeliveredCount;
         var broker = RabbitMqScenario.BrokerCpuSeconds();
         var cpu = CpuSample.Take();
         var started = Stopwatch.GetTimestamp();
@@ -167,14 +185,14 @@ public static class BusinessScenario
         await using (Progress.Start(context.Log, () =>
         {
             var t = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            return $"  [{name}] {t,6:0.0}s  committed {producers.Committed,9:N0} ({producers.Committed / t,7:N0}/s)  handled {tracker.DeliveredCount - delivered,9:N0}";
+            return $"  [{name}] {t,6:0.0}s  committed {producers.Committed,9:N0} ({producers.Committed / t,7:N0}/s)  handled {tracker.DeliveredCount - handledBefore,9:N0}";
         }))
         {
-            await producers.RunAsync(services, messages, publish, measure: true, ct);
+            await producers.RunAsync(services, messages, publish, measure: true, ct, track: publish && delivered);
             produced = Stopwatch.GetElapsedTime(started);
-            if (publish)
+            if (publish && delivered)
             {
-                await Wait.UntilAsync(() => tracker.DeliveredCount - delivered >= messages, TimeSpan.FromMilliseconds(5), context.Timeout, $"all {messages:N0} messages were handled", ct);
+                await Wait.UntilAsync(() => tracker.DeliveredCount - handledBefore >= messages, TimeSpan.FromMilliseconds(5), context.Timeout, $"all {messages:N0} messages were handled", ct);
             }
         }
 
@@ -213,7 +231,8 @@ public static class BusinessScenario
 
         public LatencyHistogram CommitLatency { get; } = new();
 
-        public async Task RunAsync(IServiceProvider services, int transactions, bool publish, bool measure, CancellationToken cancellationToken)
+        /// <param name="track">Whether the messages' commit → handled latency is tracked (measured, published and delivered).</param>
+        public async Task RunAsync(IServiceProvider services, int transactions, bool publish, bool measure, CancellationToken cancellationToken, bool track = true)
         {
             Interlocked.Exchange(ref _committed, 0);
             long left = transactions;
@@ -222,13 +241,13 @@ public static class BusinessScenario
                 {
                     while (Interlocked.Decrement(ref left) >= 0)
                     {
-                        await CommitOneAsync(services, publish, measure, cancellationToken);
+                        await CommitOneAsync(services, publish, measure, measure && track, cancellationToken);
                     }
                 },
                 cancellationToken)));
         }
 
-        private async Task CommitOneAsync(IServiceProvider services, bool publish, bool measure, CancellationToken cancellationToken)
+        private async Task CommitOneAsync(IServiceProvider services, bool publish, bool measure, bool track, CancellationToken cancellationToken)
         {
             await using var scope = services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
@@ -239,9 +258,13 @@ public static class BusinessScenario
             if (publish)
             {
                 messageId = db.Publish(new OrderPlaced(order.Id, order.Number, order.Total), new PublishOptions { PartitionKey = database.NextPartitionKey(orderId) });
-                if (measure)
+                if (track)
                 {
                     tracker.Register(messageId.Value);
+                }
+                else
+                {
+                    messageId = null;
                 }
             }
 
@@ -261,13 +284,13 @@ public static class BusinessScenario
             }
 
             var committed = Stopwatch.GetTimestamp();
+            if (messageId is { } tracked)
+            {
+                tracker.Committed(tracked, committed);
+            }
+
             if (measure)
             {
-                if (messageId is { } id)
-                {
-                    tracker.Committed(id, committed);
-                }
-
                 CommitLatency.RecordTicks(committed - started);
             }
 
