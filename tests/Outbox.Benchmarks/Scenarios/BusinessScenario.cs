@@ -40,27 +40,18 @@ public static class BusinessScenario
         var producerCount = options.ProducersOption ?? DefaultProducers;
         var tuned = !options.Defaults && (options.LanesOption is not null || options.Prefetch is not null || options.InboxBatch is not null);
         var amqp = options.Amqp ?? (await RabbitMqServer.AcquireAsync(ct)).AmqpUri;
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var exchange = $"outbox-bench.{suffix}.business-orders";
-        var queue = $"outbox-bench.{suffix}.business-payments";
-        void Topology(RabbitMqOptions o)
-        {
-            o.Uri = amqp;
-            o.ClientName = "outbox-bench-business";
-            o.AddExchange(exchange).AddQueue(queue, exchange);
-            o.ExchangeFor = _ => exchange;
-        }
+        var (exchange, queue, topology) = RabbitMqScenario.UniqueTopology(amqp, "business-", "outbox-bench-business");
 
         var tracker = new LatencyTracker();
         var inbox = await RabbitMqScenario.InboxDatabase.CreateAsync(database, ct);
         try
         {
-            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(Topology), log, wakeup: true);
+            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(topology), log, wakeup: true);
             using var consumer = EndToEndPhase.BuildConsumer(
                 inbox,
                 options,
                 Consumer,
-                services => services.Configure<RabbitMqOptions>(Topology),
+                services => services.Configure<RabbitMqOptions>(topology),
                 c => c.UseRabbitMq(o => RabbitMqScenario.TuneConsumer(o, queue, options, libraryDefaults: !tuned)),
                 log,
                 libraryDefaults: !tuned,

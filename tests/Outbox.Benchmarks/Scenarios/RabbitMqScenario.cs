@@ -32,22 +32,13 @@ public static class RabbitMqScenario
         var log = context.Log;
         var messages = options.Messages ?? DefaultMessages;
         var amqp = options.Amqp ?? (await RabbitMqServer.AcquireAsync(ct)).AmqpUri;
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var exchange = $"outbox-bench.{suffix}.orders";
-        var queue = $"outbox-bench.{suffix}.payments";
-        void Topology(RabbitMqOptions o)
-        {
-            o.Uri = amqp;
-            o.ClientName = "outbox-bench";
-            o.AddExchange(exchange).AddQueue(queue, exchange);
-            o.ExchangeFor = _ => exchange;
-        }
+        var (exchange, queue, topology) = UniqueTopology(amqp, "", "outbox-bench");
 
         var inbox = await InboxDatabase.CreateAsync(database, ct);
         try
         {
-            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(Topology), log, wakeup: false);
-            using var consumer = BuildConsumer(inbox, options, Topology, log);
+            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(topology), log, wakeup: false);
+            using var consumer = BuildConsumer(inbox, options, topology, log);
             var consumerOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<RabbitMqConsumerOptions>>().Get(Consumer);
             var inboxOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<InboxConsumerOptions>>().Get(Consumer);
             report.Set("messages", messages)
@@ -195,6 +186,24 @@ public static class RabbitMqScenario
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// A run's own exchange and queue, uniquely named (the broker may be shared), and the options that declare them and
+    /// route every message to the exchange. Delete them with <see cref="DeleteTopologyAsync"/>.
+    /// </summary>
+    internal static (string Exchange, string Queue, Action<RabbitMqOptions> Topology) UniqueTopology(Uri amqp, string prefix, string clientName)
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var exchange = $"outbox-bench.{suffix}.{prefix}orders";
+        var queue = $"outbox-bench.{suffix}.{prefix}payments";
+        return (exchange, queue, o =>
+        {
+            o.Uri = amqp;
+            o.ClientName = clientName;
+            o.AddExchange(exchange).AddQueue(queue, exchange);
+            o.ExchangeFor = _ => exchange;
+        });
     }
 
     internal static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log)
