@@ -64,8 +64,9 @@ public sealed class InboxConsumerOptions
     /// <c>INSERT ... ON CONFLICT DO NOTHING RETURNING</c>.
     /// Why 50: one message per transaction (the old default, 1) could not keep up with what one producer database
     /// commits (8 producers on PostgreSQL with fsync on: 375 msg/s delivered against 592 tx/s committed, latency
-    /// growing to 26 s); batches of up to 50 with 4 lanes kept pace with the producers (523 msg/s, p99 0.2 s) — see
-    /// docs/performance.md, <c>business</c> scenario.
+    /// growing to 26 s); batches of up to 50 with 4 lanes kept pace with the producers (523 msg/s, p99 0.2 s). In the
+    /// <c>business</c> benchmark on a loaded machine: 90 msg/s handled for 214 committed with 1, 115 for 117 with 50
+    /// (docs/performance.md).
     /// <value>The default value is 50.</value>
     /// </summary>
     [Range(1, 1_000)]
