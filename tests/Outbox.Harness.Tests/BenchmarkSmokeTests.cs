@@ -136,6 +136,37 @@ public sealed class BenchmarkSmokeTests
     }
 
     [Fact]
+    public async Task Business_TinyRun_EveryMessageIsHandledOnceAndTheJsonReportsRatioLatencyAndCpu()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        try
+        {
+            await RabbitMqServer.AcquireAsync(ct);
+            await PostgresServer.AcquireAsync(ct);
+        }
+        catch (ServerUnavailableException ex) when (!ServerRequirement.Required)
+        {
+            Assert.Skip($"No server available (set OUTBOX_TEST_REQUIRE_SERVERS=1 to make this a failure): {ex.Message}");
+        }
+
+        var run = await RunAsync(["business", "--messages", "300", "--no-warmup", "--timeout", "120"]);
+        using var json = run.LastJson();
+        var root = json.RootElement;
+        Assert.Equal("business", root.GetProperty("scenario").GetString());
+        Assert.Equal(8, root.GetProperty("producers").GetInt32());
+        Assert.Equal("defaults", root.GetProperty("consumer_settings").GetString());
+        Assert.Equal(new InboxConsumerOptions().MaxBatchSize, root.GetProperty("inbox_batch").GetInt32());
+        Assert.Equal(300, root.GetProperty("handled_measured").GetInt64());
+        Assert.Equal(0, root.GetProperty("duplicates_processed").GetInt64());
+        Assert.True(root.GetProperty("baseline_tx_per_s").GetDouble() > 0);
+        Assert.True(root.GetProperty("publish_alone_tx_per_s").GetDouble() > 0);
+        Assert.True(root.GetProperty("ratio").GetDouble() > 0);
+        Assert.True(root.GetProperty("p99_ms").GetDouble() >= root.GetProperty("p50_ms").GetDouble());
+        Assert.True(root.GetProperty("cpu_self_ms_per_msg").GetDouble() > 0);
+        Assert.Contains("Verified: 600 payments from 600 distinct messages", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Kafka_TinyRun_EveryMessageIsProcessedOnceAndTheJsonReportsTheCeiling()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -11,7 +11,8 @@ namespace Outbox.EntityFrameworkCore;
 /// duplicate (commit, skip the handler) → else run the handler with that same context → <c>SaveChanges</c> → commit.
 /// A handler exception rolls everything back, the inbox row included, so a retry starts clean. A batch
 /// (<see cref="InboxConsumerOptions.MaxBatchSize"/>) does the same for several messages in one scope, context and
-/// transaction: each message's insert, handler and <c>SaveChanges</c> in turn, one commit at the end.
+/// transaction: one multi-row <c>INSERT ... ON CONFLICT DO NOTHING RETURNING</c> of all their inbox rows (the ids it does
+/// not return are duplicates), then each new message's handler and <c>SaveChanges</c> in turn, one commit at the end.
 /// </summary>
 internal sealed class EntityFrameworkInboxProcessor<TContext>(
     string consumerName,
@@ -153,17 +154,23 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         var transaction = await BeginAsync(context, cancellationToken).ConfigureAwait(false);
         await using (transaction.ConfigureAwait(false))
         {
+            // One statement records the whole batch; what it did not insert was handled before.
+            var fresh = await InsertBatchAsync(context, batch, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < batch.Length; i++)
             {
                 // Each message's own consumer span, current while its handler runs (what it publishes continues it).
                 var message = batch[i].Message;
                 using (var activity = OutboxTelemetry.StartConsumerActivity(consumerName, message.Context.MessageType, message.Id, message.Context.TraceParent))
                 {
-                    outcomes[i] = await ProcessInTransactionAsync(batch[i], cancellationToken).ConfigureAwait(false);
-                    if (outcomes[i].Kind == InboxOutcomeKind.Duplicate)
+                    // Removed once taken: a second copy of one id in the batch is a duplicate of the first.
+                    if (!fresh.Remove(message.Id))
                     {
+                        outcomes[i] = InboxOutcome.Duplicate;
                         activity?.SetTag("outbox.inbox.duplicate", true);
+                        continue;
                     }
+
+                    outcomes[i] = await HandleInTransactionAsync(batch[i], cancellationToken).ConfigureAwait(false);
                 }
 
                 if (outcomes[i].Kind == InboxOutcomeKind.OutOfOrder)
@@ -181,6 +188,34 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
     }
 
     /// <summary>
+    /// Inside the caller's transaction: one multi-row <c>INSERT ... ON CONFLICT DO NOTHING RETURNING</c> of the batch's
+    /// inbox rows (a round trip for the batch instead of one per message). Returns the ids it inserted.
+    /// </summary>
+    private async Task<HashSet<Guid>> InsertBatchAsync(TContext context, Attempt[] batch, CancellationToken cancellationToken)
+    {
+        var tables = _tables ??= InboxTables.From(context);
+        var fresh = new HashSet<Guid>(batch.Length);
+        for (var start = 0; start < batch.Length; start += InboxTables.MaxBatchRows)
+        {
+            var rows = Math.Min(InboxTables.MaxBatchRows, batch.Length - start);
+            var parameters = new object[2 + (2 * rows)];
+            parameters[0] = consumerName;
+            parameters[1] = timeProvider.GetUtcNow().UtcDateTime;
+            for (var i = 0; i < rows; i++)
+            {
+                parameters[2 + (2 * i)] = batch[start + i].Message.Id;
+                parameters[3 + (2 * i)] = batch[start + i].ReceivedAt.UtcDateTime;
+            }
+
+            var inserted = await context.Database.SqlQueryRaw<Guid>(tables.InsertProcessedBatch(rows), parameters)
+                .ToListAsync(cancellationToken).ConfigureAwait(false);
+            fresh.UnionWith(inserted);
+        }
+
+        return fresh;
+    }
+
+    /// <summary>
     /// Begins the attempt's transaction. EF's automatic savepoints (two more round trips around every
     /// <c>SaveChanges</c> in a transaction) are turned off: any failure rolls the whole attempt back anyway.
     /// </summary>
@@ -192,8 +227,8 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
 
     /// <summary>
     /// Inside the caller's transaction: <c>INSERT ... ON CONFLICT DO NOTHING</c> the inbox row (0 rows: a duplicate,
-    /// the handler is skipped), the order check, the handler, <c>SaveChanges</c>. Returns Duplicate, OutOfOrder (the
-    /// caller must roll back) or Processed; a handler or database failure throws.
+    /// the handler is skipped), then <see cref="HandleInTransactionAsync"/>. Returns Duplicate, OutOfOrder (the caller
+    /// must roll back) or Processed; a handler or database failure throws.
     /// </summary>
     private async Task<InboxOutcome> ProcessInTransactionAsync(Attempt state, CancellationToken cancellationToken)
     {
@@ -204,11 +239,18 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             tables.InsertProcessed,
             [consumerName, state.Message.Id, state.ReceivedAt.UtcDateTime, timeProvider.GetUtcNow().UtcDateTime],
             cancellationToken).ConfigureAwait(false);
-        if (inserted == 0)
-        {
-            return InboxOutcome.Duplicate;
-        }
+        return inserted == 0 ? InboxOutcome.Duplicate : await HandleInTransactionAsync(state, cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>
+    /// Inside the caller's transaction, once the message's inbox row is written: the order check, the handler,
+    /// <c>SaveChanges</c>. Returns OutOfOrder (the caller must roll back) or Processed; a handler or database failure throws.
+    /// </summary>
+    private async Task<InboxOutcome> HandleInTransactionAsync(Attempt state, CancellationToken cancellationToken)
+    {
+        var context = state.Context!;
+        var tables = _tables ??= InboxTables.From(context);
+        state.HandlerStarted = false;
         if (await CheckOrderAsync(context, tables, state, cancellationToken).ConfigureAwait(false) is { } outOfOrder)
         {
             return outOfOrder;

@@ -11,6 +11,12 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 internal sealed class InboxTables
 {
+    // The batch insert's text by row count (index = rows - 1), built on first use.
+    private readonly string?[] _insertProcessedBatch = new string?[MaxBatchRows];
+
+    /// <summary>The most rows one <see cref="InsertProcessedBatch"/> statement takes (the most a batch holds).</summary>
+    public const int MaxBatchRows = 1_000;
+
     private InboxTables(string inbox, string deadLetters, string sequences, bool lockRows)
     {
         Inbox = inbox;
@@ -51,6 +57,30 @@ internal sealed class InboxTables
 
     /// <summary>Records a processed message; 0 rows affected means it was handled before.</summary>
     public string InsertProcessed { get; }
+
+    /// <summary>
+    /// Records <paramref name="rows"/> processed messages in one statement and returns the ids it inserted (as
+    /// <c>"Value"</c>): an id it does not return was handled before (or occurs twice in the batch). Parameters: {0}
+    /// consumer, {1} processed at, then per row its message id and received at. PostgreSQL and SQLite (3.35 or later for
+    /// <c>RETURNING</c>) share the text; <c>ON CONFLICT DO NOTHING</c> also skips a second row of one id in the statement.
+    /// </summary>
+    public string InsertProcessedBatch(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(rows, MaxBatchRows);
+        return _insertProcessedBatch[rows - 1] ??= Build(Inbox, rows);
+
+        static string Build(string inbox, int rows)
+        {
+            var sql = new System.Text.StringBuilder($"INSERT INTO {inbox} (consumer, message_id, received_at, processed_at) VALUES ", 120 + (rows * 24));
+            for (var i = 0; i < rows; i++)
+            {
+                sql.Append(i == 0 ? "" : ", ").Append("({0}, {").Append(2 + (2 * i)).Append("}, {").Append(3 + (2 * i)).Append("}, {1})");
+            }
+
+            return sql.Append(" ON CONFLICT DO NOTHING RETURNING message_id AS \"Value\"").ToString();
+        }
+    }
 
     /// <summary>Records a dead-lettered message; 0 rows affected means it was handled before.</summary>
     public string InsertDeadLettered { get; }

@@ -58,10 +58,19 @@ public sealed class InboxConsumerOptions
     /// is rolled back and its messages are processed again one by one, each with its own retries and dead-lettering:
     /// the handlers of the healthy messages then run a second time, so anything they do outside the transaction must
     /// be safe to repeat (as it must be for retries anyway). 1 processes every message alone.
-    /// <value>The default value is 1.</value>
+    /// A batch is only ever made of what has already arrived: a transport never waits for a batch to fill, so when the
+    /// consumer keeps up (one message waiting at a time) every message goes alone, at once, and batches grow only under
+    /// load, which is when saving a commit per message matters. The inbox rows of a batch are written by one multi-row
+    /// <c>INSERT ... ON CONFLICT DO NOTHING RETURNING</c>.
+    /// Why 50: one message per transaction (the old default, 1) could not keep up with what one producer database
+    /// commits (8 producers on PostgreSQL with fsync on: 375 msg/s delivered against 592 tx/s committed, latency
+    /// growing to 26 s); batches of up to 50 with 4 lanes kept pace with the producers (523 msg/s, p99 0.2 s). In the
+    /// <c>business</c> benchmark on a loaded machine: 90 msg/s handled for 214 committed with 1, 115 for 117 with 50
+    /// (docs/performance.md).
+    /// <value>The default value is 50.</value>
     /// </summary>
     [Range(1, 1_000)]
-    public int MaxBatchSize { get; set; } = 1;
+    public int MaxBatchSize { get; set; } = 50;
 
     /// <summary>
     /// The most inbox dead letters this consumer keeps. Once it holds this many, a message that would be dead-lettered

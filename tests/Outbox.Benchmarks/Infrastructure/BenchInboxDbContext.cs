@@ -11,6 +11,12 @@ public sealed class BenchInboxDbContext(DbContextOptions<BenchInboxDbContext> op
 {
     public DbSet<BenchPayment> Payments => Set<BenchPayment>();
 
+    /// <summary>
+    /// The ids of the messages handled with this context whose transaction has not ended yet; the business scenario's
+    /// commit interceptor stamps them as handled when it commits (and forgets them when it rolls back).
+    /// </summary>
+    public List<Guid> Uncommitted { get; } = [];
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         if (Database.ProviderName == "Npgsql.EntityFrameworkCore.PostgreSQL")
@@ -77,6 +83,7 @@ public sealed class BenchPaymentHandler(BenchInboxDbContext db) : IMessageHandle
             Number = message.Number,
             Amount = message.Total,
         });
+        db.Uncommitted.Add(context.MessageId);
         Interlocked.Increment(ref _handled);
         if (context.PartitionKey is { } key && context.SequenceNumber is { } sequence)
         {

@@ -150,20 +150,34 @@ internal static class EndToEndPhase
     /// <summary>
     /// The consumer host of an end-to-end scenario: warnings to stderr, the benchmark's inbox, consumer
     /// <paramref name="name"/> with the payment handler and <c>--inbox-batch</c>; <paramref name="services"/> adds the
-    /// transport's connection settings and <paramref name="transport"/> picks the transport.
+    /// transport's connection settings and <paramref name="transport"/> picks the transport. With
+    /// <paramref name="libraryDefaults"/> <c>--inbox-batch</c> is ignored; <paramref name="configureContext"/> adds to the
+    /// consumer's DbContext options (an interceptor, for example).
     /// </summary>
-    public static IHost BuildConsumer(RabbitMqScenario.InboxDatabase inbox, BenchOptions options, string name, Action<IServiceCollection> services, Action<OutboxConsumerBuilder> transport, TextWriter log)
+    public static IHost BuildConsumer(
+        RabbitMqScenario.InboxDatabase inbox,
+        BenchOptions options,
+        string name,
+        Action<IServiceCollection> services,
+        Action<OutboxConsumerBuilder> transport,
+        TextWriter log,
+        bool libraryDefaults = false,
+        Action<Microsoft.EntityFrameworkCore.DbContextOptionsBuilder>? configureContext = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
-        builder.Services.AddDbContext<BenchInboxDbContext>(inbox.Configure);
+        builder.Services.AddDbContext<BenchInboxDbContext>(b =>
+        {
+            inbox.Configure(b);
+            configureContext?.Invoke(b);
+        });
         services(builder.Services);
         builder.Services.AddOutboxConsumer<BenchInboxDbContext>(name, c =>
         {
             c.AddHandler<OrderPlaced, BenchPaymentHandler>();
-            if (options.InboxBatch is { } batch)
+            if (!libraryDefaults && options.InboxBatch is { } batch)
             {
                 c.Configure(o => o.MaxBatchSize = batch);
             }

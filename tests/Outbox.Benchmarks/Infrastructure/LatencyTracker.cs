@@ -44,9 +44,11 @@ public sealed class LatencyTracker
     }
 
     /// <summary>The null transport accepted the message at <paramref name="timestamp"/>.</summary>
-    public void OnDelivered(OutboxMessage message, long timestamp)
+    public void OnDelivered(OutboxMessage message, long timestamp) => OnDelivered(message.MessageId, timestamp);
+
+    /// <summary>Message <paramref name="id"/> arrived (was delivered, or its handler's transaction committed) at <paramref name="timestamp"/>.</summary>
+    public void OnDelivered(Guid id, long timestamp)
     {
-        var id = message.MessageId;
         if (!_inFlight.TryGetValue(id, out var committedAt) || committedAt < 0)
         {
             return; // not measured, or a redelivery

@@ -46,7 +46,11 @@ public sealed class BenchOptions
     /// <summary>Polling interval in milliseconds; <see langword="null"/> = the library default.</summary>
     public int? PollMilliseconds { get; private set; }
 
-    public int Producers { get; private set; } = 16;
+    /// <summary>Producer tasks: the option as given, or the scenario's default (steady 16, business 8).</summary>
+    public int? ProducersOption { get; private set; }
+
+    /// <summary>steady: producer tasks (default 16).</summary>
+    public int Producers => ProducersOption ?? 16;
 
     public int Rate { get; private set; } = 1500;
 
@@ -68,8 +72,17 @@ public sealed class BenchOptions
     /// <summary>drain: how many times the measured runs are repeated (medians are reported).</summary>
     public int Repeat { get; private set; } = 1;
 
-    /// <summary>rabbitmq: the consumer's concurrent lanes (<c>ConcurrentMessages</c>).</summary>
-    public int Lanes { get; private set; } = 8;
+    /// <summary>rabbitmq/kafka/activemq: the consumer's concurrent lanes (<c>ConcurrentMessages</c>); 8 unless given.</summary>
+    public int Lanes => LanesOption ?? 8;
+
+    /// <summary>The consumer's lanes as given on the command line, or null.</summary>
+    public int? LanesOption { get; private set; }
+
+    /// <summary>
+    /// rabbitmq: run the consumer with the library's defaults (lanes, prefetch, inbox batch), ignoring the scenario's own
+    /// tuning; business does so unless --lanes, --prefetch or --inbox-batch is given.
+    /// </summary>
+    public bool Defaults { get; private set; }
 
     /// <summary>rabbitmq: the consumer's prefetch count; <see langword="null"/> = enough for every lane's batches.</summary>
     public int? Prefetch { get; private set; }
@@ -143,6 +156,9 @@ public sealed class BenchOptions
           drain    pre-fill N messages, start D dispatcher hosts, time until the outbox is empty
           steady   P producers commit order + message at R/s for S seconds; commit-to-delivery latency
           rabbitmq PostgreSQL/SQLite outbox -> RabbitMQ (confirms) -> consumer with the EF inbox; N messages end to end
+          business 8 producers, each message in its own business transaction (order row + Publish), RabbitMQ, consumer
+                   writing a payment row through the inbox; baseline = the same transactions without the outbox; ratio,
+                   commit -> handled p50/p99, CPU per message per process (consumer: library defaults unless tuned)
           kafka    PostgreSQL/SQLite outbox -> Kafka (idempotent, acks=all) -> group consumer with the EF inbox; N end to end
           activemq PostgreSQL/SQLite outbox -> ActiveMQ over STOMP (receipts) -> consumer with the EF inbox; --lanes, --prefetch,
                    --inbox-batch and --baseline (raw STOMP ceiling) as for rabbitmq; broker: OUTBOX_TEST_ACTIVEMQ, else a local one
@@ -162,7 +178,8 @@ public sealed class BenchOptions
           --connection-options <kv>    keywords appended to the connection string, e.g. "Max Auto Prepare=20"
           --pg-setting <name=value>    postgresql.conf setting of the throwaway cluster (repeatable)
           --pg-fillfactor N            experiment: ALTER the outbox table's fillfactor (the model says 70)
-          --messages N                 drain/rabbitmq: messages to pre-fill (default 100000); soak: total (default 10M)
+          --messages N                 drain/rabbitmq: messages to pre-fill (default 100000); soak: total (default 10M);
+                                       business: transactions per phase (default 4000)
           --dispatchers D              dispatcher hosts, each with its own store and pool (default 1)
           --concurrency C              dispatcher loops per host (default: library default)
           --batch B                    claim batch size (default: library default)
@@ -171,11 +188,12 @@ public sealed class BenchOptions
           --naive                      drain: also run a naive one-row-per-transaction outbox
           --naive-messages N           messages for --naive (default min(N, 20000))
           --repeat K                   drain: alternate the library and ceiling runs K times, report medians (default 1)
-          --producers P                steady: producer tasks (default 16)
+          --producers P                steady: producer tasks (default 16); business (default 8)
           --rate R                     steady: total commits per second; xmin: messages inserted per second (default 1500)
           --seconds S                  steady: measured seconds (default 20); xmin: each phase (default: --hold)
           --wakeup on|off              steady: in-process wake-up via UseOutbox(sp) (default on)
-          --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8)
+          --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8; business: library default)
+          --defaults                   rabbitmq: the consumer with the library defaults (lanes, prefetch, inbox batch)
           --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
           --inbox-batch N              rabbitmq: inbox messages per transaction (default: library default)
           --consumer on|off            rabbitmq: off measures outbox -> broker alone (default on)
@@ -319,7 +337,7 @@ public sealed class BenchOptions
                     options.PollMilliseconds = Int(name, Value(), 1, 300_000);
                     break;
                 case "--producers":
-                    options.Producers = Int(name, Value(), 1, 1_000);
+                    options.ProducersOption = Int(name, Value(), 1, 1_000);
                     break;
                 case "--rate":
                     options.Rate = Int(name, Value(), 1, 10_000_000);
@@ -337,7 +355,7 @@ public sealed class BenchOptions
                     options.NaiveMessages = Int(name, Value(), 1, 100_000_000);
                     break;
                 case "--lanes":
-                    options.Lanes = Int(name, Value(), 1, 256);
+                    options.LanesOption = Int(name, Value(), 1, 256);
                     break;
                 case "--prefetch":
                     options.Prefetch = Int(name, Value(), 1, 65_535);
@@ -398,6 +416,10 @@ public sealed class BenchOptions
                 case "--baseline":
                     NoValue();
                     options.Baseline = true;
+                    break;
+                case "--defaults":
+                    NoValue();
+                    options.Defaults = true;
                     break;
                 case "--naive":
                     NoValue();

@@ -32,31 +32,14 @@ public static class RabbitMqScenario
         var log = context.Log;
         var messages = options.Messages ?? DefaultMessages;
         var amqp = options.Amqp ?? (await RabbitMqServer.AcquireAsync(ct)).AmqpUri;
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var exchange = $"outbox-bench.{suffix}.orders";
-        var queue = $"outbox-bench.{suffix}.payments";
-        void Topology(RabbitMqOptions o)
-        {
-            o.Uri = amqp;
-            o.ClientName = "outbox-bench";
-            if (options.PartitionsGiven)
-            {
-                // A partitioned queue: its own direct exchange (named as the queue) and N partition queues.
-                o.Partition(queue, options.Partitions);
-                o.ExchangeFor = _ => queue;
-            }
-            else
-            {
-                o.AddExchange(exchange).AddQueue(queue, exchange);
-                o.ExchangeFor = _ => exchange;
-            }
-        }
+        var partitions = options.PartitionsGiven ? options.Partitions : 0;
+        var (exchange, queue, topology) = UniqueTopology(amqp, "", "outbox-bench", partitions);
 
         var inbox = await InboxDatabase.CreateAsync(database, ct);
         try
         {
-            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(Topology), log, wakeup: false);
-            var consumers = Enumerable.Range(0, options.Consumers).Select(_ => BuildConsumer(inbox, options, Topology, log)).ToList();
+            await using var fleet = DispatcherFleet.Build(database, options, outbox => outbox.UseRabbitMq(topology), log, wakeup: false);
+            var consumers = Enumerable.Range(0, options.Consumers).Select(_ => BuildConsumer(inbox, options, topology, log)).ToList();
             using var disposeConsumers = new HostList(consumers);
             var consumer = consumers[0];
             var consumerOptions = consumer.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<RabbitMqConsumerOptions>>().Get(Consumer);
@@ -71,6 +54,7 @@ public static class RabbitMqScenario
                 .Set("consumer", options.Consumer)
                 .Set("consumers", options.Consumers)
                 .Set("partitions", options.PartitionsGiven ? options.Partitions : null)
+                .Set("consumer_defaults", options.Defaults)
                 .Set("broker", $"{amqp.Host}:{amqp.Port}");
 
             await fleet.Stats.PauseAsync();
@@ -150,43 +134,45 @@ public static class RabbitMqScenario
         }
         finally
         {
-            await DeleteTopologyAsync(amqp, exchange, queue, options.PartitionsGiven ? options.Partitions : 0, log);
+            await DeleteTopologyAsync(amqp, exchange, queue, log, partitions);
             await inbox.DisposeAsync();
         }
     }
 
     private static IHost BuildConsumer(InboxDatabase inbox, BenchOptions options, Action<RabbitMqOptions> topology, TextWriter log)
     {
+        var probe = new RabbitMqOptions();
+        topology(probe);
+        var queue = probe.Queues.Count > 0 ? probe.Queues[0].Name : probe.PartitionedQueues[0].Name;
         return EndToEndPhase.BuildConsumer(
             inbox,
             options,
             Consumer,
             services => services.Configure(topology),
-            c => c.UseRabbitMq(o =>
-            {
-                o.Queue = topologyQueue(topology);
-                o.ConcurrentMessages = options.Lanes;
-                if (options.Prefetch is { } prefetch)
-                {
-                    o.PrefetchCount = prefetch;
-                }
-                else
-                {
-                    o.PrefetchCount = Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
-                }
-            }),
-            log);
+            c => c.UseRabbitMq(o => TuneConsumer(o, queue, options, options.Defaults)),
+            log,
+            libraryDefaults: options.Defaults);
+    }
 
-        static string topologyQueue(Action<RabbitMqOptions> topology)
+    /// <summary>
+    /// The consumer's queue and, unless <paramref name="libraryDefaults"/>, the command line's lanes and prefetch (by
+    /// default enough prefetch for every lane's batches: lanes x inbox batch x 2, at least 32).
+    /// </summary>
+    internal static void TuneConsumer(RabbitMqConsumerOptions o, string queue, BenchOptions options, bool libraryDefaults)
+    {
+        o.Queue = queue;
+        if (libraryDefaults)
         {
-            var probe = new RabbitMqOptions();
-            topology(probe);
-            return probe.Queues.Count > 0 ? probe.Queues[0].Name : probe.PartitionedQueues[0].Name;
+            return;
         }
+
+        o.ConcurrentMessages = options.Lanes;
+        o.PrefetchCount = options.Prefetch
+            ?? Math.Clamp(options.Lanes * (options.InboxBatch ?? new InboxConsumerOptions().MaxBatchSize) * 2, 32, 65_535);
     }
 
     /// <summary>CPU seconds used so far by a local RabbitMQ node (the Erlang VM, <c>beam.smp</c>), or null if none runs here.</summary>
-    private static double? BrokerCpuSeconds()
+    internal static double? BrokerCpuSeconds()
     {
         if (!Directory.Exists("/proc"))
         {
@@ -217,7 +203,35 @@ public static class RabbitMqScenario
         return total;
     }
 
-    private static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, int partitions, TextWriter log)
+    /// <summary>
+    /// A run's own exchange and queue, uniquely named (the broker may be shared), and the options that declare them and
+    /// route every message to the exchange; with <paramref name="partitions"/> above 0 a partitioned queue instead (its
+    /// own direct exchange, named as the queue, and that many partition queues). Delete them with
+    /// <see cref="DeleteTopologyAsync"/>.
+    /// </summary>
+    internal static (string Exchange, string Queue, Action<RabbitMqOptions> Topology) UniqueTopology(Uri amqp, string prefix, string clientName, int partitions = 0)
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var exchange = $"outbox-bench.{suffix}.{prefix}orders";
+        var queue = $"outbox-bench.{suffix}.{prefix}payments";
+        return (exchange, queue, o =>
+        {
+            o.Uri = amqp;
+            o.ClientName = clientName;
+            if (partitions > 0)
+            {
+                o.Partition(queue, partitions);
+                o.ExchangeFor = _ => queue;
+            }
+            else
+            {
+                o.AddExchange(exchange).AddQueue(queue, exchange);
+                o.ExchangeFor = _ => exchange;
+            }
+        });
+    }
+
+    internal static async Task DeleteTopologyAsync(Uri amqp, string exchange, string queue, TextWriter log, int partitions = 0)
     {
         try
         {

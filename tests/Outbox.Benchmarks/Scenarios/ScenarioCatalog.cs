@@ -11,6 +11,7 @@ public static class ScenarioCatalog
         ["drain"] = DrainScenario.RunAsync,
         ["steady"] = SteadyScenario.RunAsync,
         ["rabbitmq"] = RabbitMqScenario.RunAsync,
+        ["business"] = BusinessScenario.RunAsync,
         ["kafka"] = KafkaScenario.RunAsync,
         ["activemq"] = ActiveMqScenario.RunAsync,
         ["soak"] = SoakScenario.RunAsync,

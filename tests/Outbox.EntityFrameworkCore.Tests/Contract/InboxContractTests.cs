@@ -16,6 +16,7 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
     where TFixture : class, IDatabaseFixture
 {
     private const string Consumer = "ledger";
+    private readonly CommandLog _commands = new();
     private TestDatabase? _database;
     private ServiceProvider? _services;
 
@@ -43,6 +44,7 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
         {
             _database.Configure(options);
             options.UseOutbox(sp);
+            options.AddInterceptors(_commands);
         });
         services.AddOutboxConsumer<InboxTestDbContext>(Consumer, c => c
             .AddHandler<AccountCredited, CreditHandler>()
@@ -419,6 +421,51 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task ProcessBatch_SeveralMessages_OneMultiRowInsertRecordsTheWholeBatch()
+    {
+        var receivedAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var batch = Enumerable.Range(1, 7).Select(i => Message(new AccountCredited($"rows-{i}", i)) with { ReceivedAt = receivedAt.AddSeconds(i) }).ToArray();
+        _commands.Clear();
+
+        var outcomes = await Processor.ProcessBatchAsync(Consumer, batch, Ct);
+
+        Assert.NotNull(outcomes);
+        Assert.All(outcomes, o => Assert.Equal(InboxOutcomeKind.Processed, o.Kind));
+        var inserts = _commands.Texts.Where(t => t.Contains("INSERT INTO", StringComparison.Ordinal) && t.Contains("inbox", StringComparison.OrdinalIgnoreCase)).ToList();
+        var insert = Assert.Single(inserts);
+        Assert.Contains("ON CONFLICT DO NOTHING RETURNING", insert, StringComparison.Ordinal);
+        await using var check = InboxTestDbContext.Create(Database);
+        var rows = await check.Set<InboxRecord>().Where(r => r.Consumer == Consumer).ToListAsync(Ct);
+        Assert.Equal(7, rows.Count);
+        foreach (var message in batch)
+        {
+            var row = Assert.Single(rows, r => r.MessageId == Guid.Parse(message.MessageId!));
+            Assert.Equal(message.ReceivedAt!.Value.UtcDateTime, DateTime.SpecifyKind(row.ReceivedAt, DateTimeKind.Utc));
+            Assert.NotNull(row.ProcessedAt);
+        }
+    }
+
+    [Fact]
+    public async Task ProcessBatch_MoreMessagesThanOneStatementTakes_EachIsRecordedAndHandledOnce()
+    {
+        // Past the rows one insert statement takes (1,000): the rows go in several statements, in one transaction.
+        var batch = Enumerable.Range(1, 1_003).Select(i => Message(new AccountCredited($"many-{i}", i))).ToList();
+        batch.Insert(500, batch[10] with { Redelivered = true }); // a repeat within the batch, in the first statement
+        batch.Add(batch[20] with { Redelivered = true }); // and one whose original went in the first statement
+
+        var outcomes = await Processor.ProcessBatchAsync(Consumer, batch, Ct);
+
+        Assert.NotNull(outcomes);
+        Assert.Equal(1_003, outcomes.Count(o => o.Kind == InboxOutcomeKind.Processed));
+        Assert.Equal(InboxOutcomeKind.Duplicate, outcomes[500].Kind);
+        Assert.Equal(InboxOutcomeKind.Duplicate, outcomes[^1].Kind);
+        Assert.Equal(1_003, Behaviour.Invocations);
+        await using var check = InboxTestDbContext.Create(Database);
+        Assert.Equal(1_003, await check.Ledger.CountAsync(Ct));
+        Assert.Equal(1_003, await check.Set<InboxRecord>().CountAsync(r => r.ProcessedAt != null, Ct));
+    }
+
+    [Fact]
     public async Task ProcessBatch_OneHandlerFails_NothingOfTheBatchIsKept()
     {
         Behaviour.FailAccount = "fail-2";
@@ -522,4 +569,34 @@ public static class InboxPoisonCases
         { "missing-type", "has no message type" },
         { "wrong-content-type", "content type 'application/xml'" },
     };
+}
+
+/// <summary>Records the text of every command a context sends, for tests that count statements.</summary>
+internal sealed class CommandLog : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _texts = new();
+
+    public IReadOnlyList<string> Texts => [.. _texts];
+
+    public void Clear() => _texts.Clear();
+
+    public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader>> ReaderExecutingAsync(
+        System.Data.Common.DbCommand command,
+        Microsoft.EntityFrameworkCore.Diagnostics.CommandEventData eventData,
+        Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<System.Data.Common.DbDataReader> result,
+        CancellationToken cancellationToken = default)
+    {
+        _texts.Enqueue(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
+
+    public override ValueTask<Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<int>> NonQueryExecutingAsync(
+        System.Data.Common.DbCommand command,
+        Microsoft.EntityFrameworkCore.Diagnostics.CommandEventData eventData,
+        Microsoft.EntityFrameworkCore.Diagnostics.InterceptionResult<int> result,
+        CancellationToken cancellationToken = default)
+    {
+        _texts.Enqueue(command.CommandText);
+        return ValueTask.FromResult(result);
+    }
 }

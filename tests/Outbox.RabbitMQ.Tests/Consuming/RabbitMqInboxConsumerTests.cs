@@ -123,7 +123,10 @@ public sealed class RabbitMqInboxConsumerTests(BrokerFixture fixture) : IAsyncLi
         var refused = Environment.Recorder.Outcomes.Where(o => o.Kind == InboxOutcomeKind.Refused).ToList();
         Assert.Equal(2, refused.Count); // each refused once, never redelivered
         Assert.All(refused, o => Assert.False(o.Redelivered));
-        Assert.Equal(poison.Skip(1), refused.Select(o => o.MessageId));
+        // Unkeyed, the poison messages go to different lanes (4 by default): whichever came first took the one place.
+        await using var check = Environment.CreatePaymentsContext();
+        var kept = await check.Set<InboxDeadLetterRecord>().Select(d => d.MessageId).SingleAsync(Ct);
+        Assert.Equal(poison.Order(), refused.Select(o => o.MessageId!).Append(kept!).Order());
         Assert.Equal(10, Environment.Probe.Invocations);
     }
 

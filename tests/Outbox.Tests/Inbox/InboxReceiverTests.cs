@@ -158,10 +158,16 @@ public sealed class InboxReceiverTests
     // ---- helpers ---------------------------------------------------------------------------------------------
 
     [Fact]
+    public void MaxBatchSize_Default_BatchesWhatWaits()
+    {
+        Assert.Equal(50, new InboxConsumerOptions().MaxBatchSize);
+    }
+
+    [Fact]
     public async Task ReceiveBatch_BatchingOff_ProcessesOneByOneWithoutAskingForABatch()
     {
         var processor = new ScriptedProcessor { Batch = m => [.. m.Select(_ => InboxOutcome.Processed)] };
-        var receiver = Build(processor); // MaxBatchSize 1 by default
+        var receiver = Build(processor, o => o.MaxBatchSize = 1);
 
         var dispositions = await receiver.ReceiveBatchAsync(Consumer, [Message(), Message()], Ct);
 
