@@ -31,13 +31,13 @@ internal sealed class OutboxContextCoverageCheck(IServiceCollection registration
             .Select(static d => d.ImplementationInstance)
             .OfType<OutboxStoreRegistration>()
             .ToList();
+        using var scope = scopes.CreateScope();
         var contexts = registrations
             .Where(static d => !d.IsKeyedService && d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(DbContextOptions<>))
             .Select(static d => d.ServiceType.GetGenericArguments()[0])
             .Distinct()
-            .Where(c => OutboxStoreRegistration.Of(stores, c) is null)
+            .Where(c => !IsCovered(stores, c, scope.ServiceProvider))
             .ToList();
-        using var scope = scopes.CreateScope();
         CheckSharedTables(stores, scope.ServiceProvider);
         if (contexts.Count == 0 || stores.Count == 0)
         {
@@ -61,6 +61,14 @@ internal sealed class OutboxContextCoverageCheck(IServiceCollection registration
 
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Whether an outbox keeps its store in <paramref name="context"/>: registered for that type, or for a base type the
+    /// application resolves as it (<c>AddDbContext&lt;PaymentsDb, SqlitePaymentsDb&gt;</c> + <c>UseSqlite&lt;PaymentsDb&gt;()</c>).
+    /// </summary>
+    private static bool IsCovered(List<OutboxStoreRegistration> stores, Type context, IServiceProvider services) =>
+        OutboxStoreRegistration.Of(stores, context) is not null
+        || stores.Any(s => s.Context != context && s.Context.IsAssignableFrom(context) && services.GetService(s.Context)?.GetType() == context);
 
     /// <summary>Two outboxes whose contexts name the same database (provider, data source, database) and outbox table.</summary>
     private static void CheckSharedTables(List<OutboxStoreRegistration> stores, IServiceProvider services)

@@ -102,6 +102,24 @@ public sealed class MultipleOutboxesTests : IAsyncDisposable
         Assert.Contains("the same outbox table", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task StartAsync_StoreOnTheBaseTypeTheContextIsRegisteredAs_StartsAndDelivers()
+    {
+        // The samples' shape: one context type per provider, registered as their common base type, whose store is named
+        // by the base type (AddDbContext<PaymentsDb, SqlitePaymentsDb> + UseSqlite<PaymentsDb>()).
+        await CreateBillingDatabaseAsync();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddDbContext<ModuleDbContext, SqliteModuleDbContext>((sp, o) => o.UseSqlite($"Data Source={_billingPath}").UseOutbox(sp));
+        builder.Services.AddOutbox(Fast).UseSqlite<ModuleDbContext>().UseTransport<BillingTransport>();
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+        await PublishAsync<ModuleDbContext>(host, i => new Invoice { Number = $"i-{i}" }, "billing.invoiced");
+        await host.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(120), Ct);
+        await host.StopAsync(Ct);
+
+        AssertExactlyOnce(host.Services.GetRequiredService<BillingTransport>(), "billing.invoiced");
+    }
+
     public ValueTask DisposeAsync()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -181,6 +199,21 @@ public sealed class BillingDbContext(DbContextOptions<BillingDbContext> options)
         modelBuilder.AddOutbox();
     }
 }
+/// <summary>A module's context as the samples write it: a base type with the model, one derived type per provider.</summary>
+public class ModuleDbContext(DbContextOptions options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Invoice>(e =>
+        {
+            e.ToTable("invoices");
+            e.HasKey(x => x.Id);
+        });
+        modelBuilder.AddOutbox();
+    }
+}
+
+public sealed class SqliteModuleDbContext(DbContextOptions<SqliteModuleDbContext> options) : ModuleDbContext(options);
 
 public sealed class Invoice
 {
