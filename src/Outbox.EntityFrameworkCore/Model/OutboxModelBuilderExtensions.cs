@@ -14,7 +14,8 @@ public static class OutboxModelBuilderExtensions
 
     /// <summary>
     /// Maps <see cref="OutboxRecord"/> (the outbox table), <see cref="DeadLetterRecord"/> (the dead-letter table) and
-    /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key).
+    /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key), and the
+    /// <c>outbox_schema</c> table whose one row holds the schema version of the tables, checked at start-up.
     /// Call it from <c>OnModelCreating</c>.
     /// </summary>
     /// <exception cref="ArgumentException">A schema or table name is not a valid identifier.</exception>
@@ -102,6 +103,7 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.LastSequence).HasColumnName("last_sequence");
         });
 
+        OutboxSchemaVersion.Map(modelBuilder, options.Schema);
         return modelBuilder;
     }
 }

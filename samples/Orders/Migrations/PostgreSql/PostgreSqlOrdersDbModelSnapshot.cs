@@ -323,6 +323,29 @@ namespace Samples.Orders.Migrations.PostgreSql
                         .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_outbox_schema");
+
+                    b.ToTable("outbox_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>
                 {
                     b.Property<string>("PartitionKey")

@@ -314,6 +314,29 @@ namespace Samples.Orders.Migrations.Sqlite
                         .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_outbox_schema");
+
+                    b.ToTable("outbox_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>
                 {
                     b.Property<string>("PartitionKey")
