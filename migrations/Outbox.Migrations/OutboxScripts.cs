@@ -20,7 +20,7 @@ public static partial class OutboxScripts
     /// <summary>
     /// The migrations of <paramref name="provider"/> in order. Migration <c>n</c> (from 1) makes schema version <c>n</c>:
     /// a version of the library that changes the tables adds one migration per provider and raises
-    /// <c>OutboxSchemaVersion.Current</c> (the seed row of <c>outbox_schema</c>) to the new count.
+    /// <c>OutboxSchemaVersion.Current</c> (the seed row of the <c>*_schema</c> tables) to the new count.
     /// </summary>
     public static IReadOnlyList<string> Migrations(string provider)
     {
@@ -88,7 +88,7 @@ public static partial class OutboxScripts
 
         // The seed row of the schema version: inserted once; a later version's migration updates it (UPDATE is idempotent).
         // EF follows each data statement with SELECT changes(), which reads only.
-        script = script.Replace("INSERT INTO \"outbox_schema\"", "INSERT OR IGNORE INTO \"outbox_schema\"", StringComparison.Ordinal);
+        script = VersionRowInsert().Replace(script, "INSERT OR IGNORE INTO \"$1_schema\"");
         foreach (var statement in Statements(script))
         {
             if (!AllowedSqlite().IsMatch(statement))
@@ -109,12 +109,15 @@ public static partial class OutboxScripts
 
     private static string Normalize(string script) => script.ReplaceLineEndings("\n").TrimEnd() + "\n";
 
+    [GeneratedRegex("INSERT INTO \"(\\w+)_schema\"")]
+    private static partial Regex VersionRowInsert();
+
     [GeneratedRegex("CREATE TABLE \"")]
     private static partial Regex CreateTable();
 
     [GeneratedRegex("CREATE (UNIQUE )?INDEX \"")]
     private static partial Regex CreateIndex();
 
-    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"(__EFMigrationsHistory|outbox_schema)\"|UPDATE \"outbox_schema\" SET|SELECT changes\\(\\)$)")]
+    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"(__EFMigrationsHistory|\\w+_schema)\"|UPDATE \"\\w+_schema\" SET|SELECT changes\\(\\)$)")]
     private static partial Regex AllowedSqlite();
 }

@@ -12,7 +12,7 @@ namespace Outbox.Migrations.Tests;
 /// The upgrade path of a team that applies the SQL scripts by hand: the scripts of the first version as shipped
 /// (<c>001-Initial.sql</c>), then each delta script in order, must give exactly the schema the current EF model creates
 /// (<c>EnsureCreated</c>, which reads the model and no migration): the same tables, columns, types, nullability,
-/// defaults, keys, indexes (with their filters) and PostgreSQL storage parameters, and the schema version row. So does
+/// defaults, keys, indexes (with their filters) and PostgreSQL storage parameters, and the schema version rows. So does
 /// the cumulative <c>outbox.sql</c> applied over the first version.
 /// </summary>
 public sealed partial class MigrationDriftTests
@@ -97,7 +97,8 @@ public sealed partial class MigrationDriftTests
 
         var schema = await DescribeSqliteAsync(path);
         Assert.Contains(schema, line => line.StartsWith("column outbox_messages.payload ", StringComparison.Ordinal));
-        Assert.Contains($"row outbox_schema version={OutboxSchemaVersion.Current}", schema);
+        Assert.Contains($"row outbox_messages_schema version={OutboxSchemaVersion.Current}", schema);
+        Assert.Contains($"row inbox_messages_schema version={OutboxSchemaVersion.Current}", schema);
         return schema;
     }
 
@@ -111,7 +112,8 @@ public sealed partial class MigrationDriftTests
         var schema = await DescribePostgreSqlAsync(connectionString);
         Assert.Contains(schema, line => line.StartsWith("column outbox_messages.payload ", StringComparison.Ordinal));
         Assert.Contains(schema, line => line.StartsWith("options outbox_messages ", StringComparison.Ordinal) && line.Contains("fillfactor=50", StringComparison.Ordinal));
-        Assert.Contains($"row outbox_schema version={OutboxSchemaVersion.Current}", schema);
+        Assert.Contains($"row outbox_messages_schema version={OutboxSchemaVersion.Current}", schema);
+        Assert.Contains($"row inbox_messages_schema version={OutboxSchemaVersion.Current}", schema);
         return schema;
     }
 
@@ -200,9 +202,12 @@ public sealed partial class MigrationDriftTests
 
     private static async Task AddVersionRowAsync(DbConnection connection, List<string> lines)
     {
-        foreach (var row in await ReadAsync(connection, "SELECT id, version FROM outbox_schema"))
+        foreach (var table in new[] { OutboxSchemaVersion.TableFor("outbox_messages"), OutboxSchemaVersion.TableFor("inbox_messages") })
         {
-            lines.Add($"row outbox_schema version={row[1]}");
+            foreach (var row in await ReadAsync(connection, $"SELECT id, version FROM {table}"))
+            {
+                lines.Add($"row {table} version={row[1]}");
+            }
         }
     }
 

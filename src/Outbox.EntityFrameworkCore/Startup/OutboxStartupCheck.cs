@@ -13,7 +13,7 @@ namespace Outbox.EntityFrameworkCore;
 /// Checks, when the host starts and before any hosted service (dispatcher, consumers) runs, the mistakes that would
 /// otherwise show only as errors repeated forever: a <typeparamref name="TContext"/> with no connection string, a
 /// store whose model lacks <c>AddOutbox()</c>, and outbox or inbox tables that are missing or older than the model
-/// (a column missing, or a schema version in <c>outbox_schema</c> below <see cref="OutboxSchemaVersion.Current"/>).
+/// (a column missing, or a schema version in <c>outbox_messages_schema</c> / <c>inbox_messages_schema</c> below <see cref="OutboxSchemaVersion.Current"/>).
 /// Each fails the start with the fix in the message. A database that cannot be reached is not a
 /// mistake of the set-up: it is logged as a warning and the start goes on (the dispatcher and consumers retry); so is a
 /// schema version above the current one (a newer version of the application upgraded the database).
@@ -155,7 +155,19 @@ internal sealed class OutboxStartupCheck<TContext>(
 
             if (missingTables.Count < tables.Count)
             {
-                version = await ReadSchemaVersionAsync(context, connection, helper, cancellationToken).ConfigureAwait(false);
+                // The lowest version of the sides this context needs (outbox_messages_schema, inbox_messages_schema), else the highest.
+                var reads = new List<SchemaVersionRead>();
+                foreach (var side in VersionTables())
+                {
+                    if (await ReadSchemaVersionAsync(context, side, connection, helper, cancellationToken).ConfigureAwait(false) is { } sideVersion)
+                    {
+                        reads.Add(sideVersion);
+                    }
+                }
+
+                version = reads.Count == 0 ? null
+                    : reads.MinBy(r => r.Version) is { Version: < OutboxSchemaVersion.Current } lowest ? lowest
+                    : reads.MaxBy(r => r.Version);
             }
         }
         finally
@@ -210,13 +222,13 @@ internal sealed class OutboxStartupCheck<TContext>(
     }
 
     /// <summary>
-    /// Reads the one row of <c>outbox_schema</c>. No such table means version 1: the tables as first shipped, before
+    /// Reads the one row of a version table (<c>outbox_messages_schema</c>, <c>inbox_messages_schema</c>). No such table means version 1: the tables as first shipped, before
     /// the table existed. No model entity (a model built without <c>AddOutbox()</c>/<c>AddInbox()</c>) means nothing to check.
     /// </summary>
     private static async Task<SchemaVersionRead?> ReadSchemaVersionAsync(
-        TContext context, DbConnection connection, ISqlGenerationHelper helper, CancellationToken cancellationToken)
+        TContext context, Type record, DbConnection connection, ISqlGenerationHelper helper, CancellationToken cancellationToken)
     {
-        if (context.Model.FindEntityType(typeof(OutboxSchemaRecord)) is not { } entity || entity.GetTableName() is not { } table)
+        if (context.Model.FindEntityType(record) is not { } entity || entity.GetTableName() is not { } table)
         {
             return null;
         }
@@ -238,6 +250,20 @@ internal sealed class OutboxStartupCheck<TContext>(
         catch (DbException exception)
         {
             return new SchemaVersionRead(1, shown, $"no table {shown}, which version 2 added: {exception.Message}");
+        }
+    }
+
+    /// <summary>The version tables of the sides the registrations need: the outbox's for a store, the inbox's for a consumer.</summary>
+    private IEnumerable<Type> VersionTables()
+    {
+        if (requirements.OutboxStore is not null)
+        {
+            yield return typeof(OutboxSchemaRecord);
+        }
+
+        if (requirements.Consumers.Count > 0)
+        {
+            yield return typeof(InboxSchemaRecord);
         }
     }
 

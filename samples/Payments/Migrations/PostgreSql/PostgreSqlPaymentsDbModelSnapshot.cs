@@ -206,6 +206,29 @@ namespace Samples.Payments.Migrations.PostgreSql
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_inbox_messages_schema");
+
+                    b.ToTable("inbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
                 {
                     b.Property<string>("Consumer")
@@ -334,9 +357,9 @@ namespace Samples.Payments.Migrations.PostgreSql
                         .HasColumnName("version");
 
                     b.HasKey("Id")
-                        .HasName("pk_outbox_schema");
+                        .HasName("pk_outbox_messages_schema");
 
-                    b.ToTable("outbox_schema", (string)null);
+                    b.ToTable("outbox_messages_schema", (string)null);
 
                     b.HasData(
                         new

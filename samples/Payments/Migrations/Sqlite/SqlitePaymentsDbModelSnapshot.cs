@@ -199,6 +199,29 @@ namespace Samples.Payments.Migrations.Sqlite
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_inbox_messages_schema");
+
+                    b.ToTable("inbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
                 {
                     b.Property<string>("Consumer")
@@ -325,9 +348,9 @@ namespace Samples.Payments.Migrations.Sqlite
                         .HasColumnName("version");
 
                     b.HasKey("Id")
-                        .HasName("pk_outbox_schema");
+                        .HasName("pk_outbox_messages_schema");
 
-                    b.ToTable("outbox_schema", (string)null);
+                    b.ToTable("outbox_messages_schema", (string)null);
 
                     b.HasData(
                         new

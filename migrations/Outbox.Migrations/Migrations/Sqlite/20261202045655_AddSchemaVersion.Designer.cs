@@ -11,7 +11,7 @@ using Outbox.Migrations;
 namespace Outbox.Migrations.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteOutboxContext))]
-    [Migration("20261202040447_AddSchemaVersion")]
+    [Migration("20261202045655_AddSchemaVersion")]
     partial class AddSchemaVersion
     {
         /// <inheritdoc />
@@ -202,6 +202,29 @@ namespace Outbox.Migrations.Migrations.Sqlite
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_inbox_messages_schema");
+
+                    b.ToTable("inbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
                 {
                     b.Property<string>("Consumer")
@@ -328,9 +351,9 @@ namespace Outbox.Migrations.Migrations.Sqlite
                         .HasColumnName("version");
 
                     b.HasKey("Id")
-                        .HasName("pk_outbox_schema");
+                        .HasName("pk_outbox_messages_schema");
 
-                    b.ToTable("outbox_schema", (string)null);
+                    b.ToTable("outbox_messages_schema", (string)null);
 
                     b.HasData(
                         new

@@ -11,7 +11,7 @@ namespace Outbox.Migrations.Migrations.Sqlite
         protected override void Up(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.CreateTable(
-                name: "outbox_schema",
+                name: "inbox_messages_schema",
                 columns: table => new
                 {
                     id = table.Column<int>(type: "INTEGER", nullable: false),
@@ -19,11 +19,28 @@ namespace Outbox.Migrations.Migrations.Sqlite
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("pk_outbox_schema", x => x.id);
+                    table.PrimaryKey("pk_inbox_messages_schema", x => x.id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "outbox_messages_schema",
+                columns: table => new
+                {
+                    id = table.Column<int>(type: "INTEGER", nullable: false),
+                    version = table.Column<int>(type: "INTEGER", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_outbox_messages_schema", x => x.id);
                 });
 
             migrationBuilder.InsertData(
-                table: "outbox_schema",
+                table: "inbox_messages_schema",
+                columns: new[] { "id", "version" },
+                values: new object[] { 1, 2 });
+
+            migrationBuilder.InsertData(
+                table: "outbox_messages_schema",
                 columns: new[] { "id", "version" },
                 values: new object[] { 1, 2 });
         }
@@ -32,7 +49,10 @@ namespace Outbox.Migrations.Migrations.Sqlite
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
-                name: "outbox_schema");
+                name: "inbox_messages_schema");
+
+            migrationBuilder.DropTable(
+                name: "outbox_messages_schema");
         }
     }
 }

@@ -4,14 +4,14 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
-using Samples.Orders.Data;
+using Samples.Payments.Data;
 
 #nullable disable
 
-namespace Samples.Orders.Migrations.Sqlite
+namespace Samples.Payments.Migrations.Sqlite
 {
-    [DbContext(typeof(SqliteOrdersDb))]
-    [Migration("20261202040647_AddSchemaVersion")]
+    [DbContext(typeof(SqlitePaymentsDb))]
+    [Migration("20261202045909_AddSchemaVersion")]
     partial class AddSchemaVersion
     {
         /// <inheritdoc />
@@ -202,6 +202,29 @@ namespace Samples.Orders.Migrations.Sqlite
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_inbox_messages_schema");
+
+                    b.ToTable("inbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
                 {
                     b.Property<string>("Consumer")
@@ -328,9 +351,9 @@ namespace Samples.Orders.Migrations.Sqlite
                         .HasColumnName("version");
 
                     b.HasKey("Id")
-                        .HasName("pk_outbox_schema");
+                        .HasName("pk_outbox_messages_schema");
 
-                    b.ToTable("outbox_schema", (string)null);
+                    b.ToTable("outbox_messages_schema", (string)null);
 
                     b.HasData(
                         new
@@ -357,7 +380,7 @@ namespace Samples.Orders.Migrations.Sqlite
                     b.ToTable("outbox_sequences", (string)null);
                 });
 
-            modelBuilder.Entity("Samples.Orders.Data.Order", b =>
+            modelBuilder.Entity("Samples.Payments.Data.Payment", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
@@ -365,6 +388,9 @@ namespace Samples.Orders.Migrations.Sqlite
 
                     b.Property<long>("AmountCents")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
 
                     b.Property<string>("Customer")
                         .IsRequired()
@@ -375,28 +401,17 @@ namespace Samples.Orders.Migrations.Sqlite
                         .HasMaxLength(500)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid?>("PaymentId")
+                    b.Property<Guid>("OrderId")
                         .HasColumnType("TEXT");
 
-                    b.Property<int>("PaymentResults")
+                    b.Property<bool>("Succeeded")
                         .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("PlacedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime?>("SettledAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("Status");
+                    b.HasIndex("OrderId");
 
-                    b.ToTable("orders", (string)null);
+                    b.ToTable("payments", (string)null);
                 });
 #pragma warning restore 612, 618
         }
