@@ -6,16 +6,55 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace Outbox.Migrations;
 
 /// <summary>
-/// Generates the idempotent SQL scripts kept in <c>migrations/postgresql/outbox.sql</c> and
-/// <c>migrations/sqlite/outbox.sql</c> from the EF Core migrations of this project. Used by <c>Program</c> (to write them)
+/// Generates the idempotent SQL scripts kept in <c>migrations/postgresql/</c> and <c>migrations/sqlite/</c> from the EF
+/// Core migrations of this project: the cumulative <c>outbox.sql</c> and one delta script per schema version. Used by <c>Program</c> (to write them)
 /// and by the drift test (to compare them).
 /// </summary>
 public static partial class OutboxScripts
 {
     public static readonly IReadOnlyList<string> Providers = ["postgresql", "sqlite"];
 
-    /// <summary>The script's path below the repository's <c>migrations</c> folder.</summary>
+    /// <summary>The cumulative script's path below the repository's <c>migrations</c> folder.</summary>
     public static string RelativePath(string provider) => Path.Combine(provider, "outbox.sql");
+
+    /// <summary>
+    /// The migrations of <paramref name="provider"/> in order. Migration <c>n</c> (from 1) makes schema version <c>n</c>:
+    /// a version of the library that changes the tables adds one migration per provider and raises
+    /// <c>OutboxSchemaVersion.Current</c> (the seed row of the <c>*_schema</c> tables) to the new count.
+    /// </summary>
+    public static IReadOnlyList<string> Migrations(string provider)
+    {
+        using var context = CreateContext(provider);
+        return context.Database.GetMigrations().ToList();
+    }
+
+    /// <summary>
+    /// The delta script of schema version <paramref name="version"/> (the migration with that number), below the
+    /// <c>migrations</c> folder: <c>&lt;provider&gt;/&lt;version:000&gt;-&lt;MigrationName&gt;.sql</c>, e.g.
+    /// <c>sqlite/002-AddSchemaVersion.sql</c>. Version 1 is the tables as first shipped.
+    /// </summary>
+    public static string DeltaRelativePath(string provider, int version)
+    {
+        var migration = Migrations(provider)[version - 1];
+        return Path.Combine(provider, DeltaFileName(version, migration));
+    }
+
+    /// <summary><c>002-AddSchemaVersion.sql</c> for version 2 made by migration <c>20261202040447_AddSchemaVersion</c>.</summary>
+    public static string DeltaFileName(int version, string migrationId) =>
+        $"{version:000}-{migrationId[(migrationId.IndexOf('_', StringComparison.Ordinal) + 1)..]}.sql";
+
+    /// <summary>Every script of <paramref name="provider"/>: the cumulative one and a delta per schema version.</summary>
+    public static IReadOnlyList<(string RelativePath, string Script)> All(string provider)
+    {
+        var scripts = new List<(string, string)> { (RelativePath(provider), Generate(provider)) };
+        var migrations = Migrations(provider);
+        for (var i = 0; i < migrations.Count; i++)
+        {
+            scripts.Add((Path.Combine(provider, DeltaFileName(i + 1, migrations[i])), Generate(provider, i == 0 ? null : migrations[i - 1], migrations[i])));
+        }
+
+        return scripts;
+    }
 
     public static OutboxSchemaContext CreateContext(string provider) => provider switch
     {
@@ -30,19 +69,26 @@ public static partial class OutboxScripts
     /// statements get <c>IF NOT EXISTS</c> / <c>OR IGNORE</c>; a migration with any other kind of statement (a table
     /// rebuild) makes this throw, to be handled by hand.
     /// </summary>
-    public static string Generate(string provider)
+    /// <param name="provider"><c>postgresql</c> or <c>sqlite</c>.</param>
+    /// <param name="fromMigration">The migration the database is at (exclusive); null for an empty database.</param>
+    /// <param name="toMigration">The last migration to apply; null for the latest (the cumulative script).</param>
+    public static string Generate(string provider, string? fromMigration = null, string? toMigration = null)
     {
         using var context = CreateContext(provider);
         var migrator = context.GetService<IMigrator>();
         if (provider == "postgresql")
         {
-            return Normalize(migrator.GenerateScript(options: MigrationsSqlGenerationOptions.Idempotent));
+            return Normalize(migrator.GenerateScript(fromMigration, toMigration, MigrationsSqlGenerationOptions.Idempotent));
         }
 
-        var script = migrator.GenerateScript(options: MigrationsSqlGenerationOptions.Default);
+        var script = migrator.GenerateScript(fromMigration, toMigration, MigrationsSqlGenerationOptions.Default);
         script = CreateTable().Replace(script, "CREATE TABLE IF NOT EXISTS \"");
         script = CreateIndex().Replace(script, m => $"CREATE {m.Groups[1].Value}INDEX IF NOT EXISTS \"");
         script = script.Replace("INSERT INTO \"__EFMigrationsHistory\"", "INSERT OR IGNORE INTO \"__EFMigrationsHistory\"", StringComparison.Ordinal);
+
+        // The seed row of the schema version: inserted once; a later version's migration updates it (UPDATE is idempotent).
+        // EF follows each data statement with SELECT changes(), which reads only.
+        script = VersionRowInsert().Replace(script, "INSERT OR IGNORE INTO \"$1_schema\"");
         foreach (var statement in Statements(script))
         {
             if (!AllowedSqlite().IsMatch(statement))
@@ -63,12 +109,15 @@ public static partial class OutboxScripts
 
     private static string Normalize(string script) => script.ReplaceLineEndings("\n").TrimEnd() + "\n";
 
+    [GeneratedRegex("INSERT INTO \"(\\w+)_schema\"")]
+    private static partial Regex VersionRowInsert();
+
     [GeneratedRegex("CREATE TABLE \"")]
     private static partial Regex CreateTable();
 
     [GeneratedRegex("CREATE (UNIQUE )?INDEX \"")]
     private static partial Regex CreateIndex();
 
-    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"__EFMigrationsHistory\")")]
+    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"(__EFMigrationsHistory|\\w+_schema)\"|UPDATE \"\\w+_schema\" SET|SELECT changes\\(\\)$)")]
     private static partial Regex AllowedSqlite();
 }

@@ -1,7 +1,7 @@
 using System.Text;
 using Outbox.Migrations;
 
-// Writes migrations/postgresql/outbox.sql and migrations/sqlite/outbox.sql from this project's EF Core migrations.
+// Writes migrations/{postgresql,sqlite}/outbox.sql and a delta script per schema version from this project's EF Core migrations.
 // Run from the repository root: dotnet run --project migrations/Outbox.Migrations   (see migrations/README.md)
 var root = args is [var folder] ? folder : "migrations";
 if (!Directory.Exists(root))
@@ -12,10 +12,13 @@ if (!Directory.Exists(root))
 
 foreach (var provider in OutboxScripts.Providers)
 {
-    var path = Path.Combine(root, OutboxScripts.RelativePath(provider));
-    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-    File.WriteAllText(path, OutboxScripts.Generate(provider), new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-    Console.WriteLine($"wrote {path}");
+    foreach (var (relativePath, script) in OutboxScripts.All(provider))
+    {
+        var path = Path.Combine(root, relativePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, script, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        Console.WriteLine($"wrote {path}");
+    }
 }
 
 return 0;

@@ -161,16 +161,81 @@ START TRANSACTION;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202043446_CreatedAtDatabaseClock') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202045647_AddSchemaVersion') THEN
+    CREATE TABLE inbox_messages_schema (
+        id integer NOT NULL,
+        version integer NOT NULL,
+        CONSTRAINT pk_inbox_messages_schema PRIMARY KEY (id)
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202045647_AddSchemaVersion') THEN
+    CREATE TABLE outbox_messages_schema (
+        id integer NOT NULL,
+        version integer NOT NULL,
+        CONSTRAINT pk_outbox_messages_schema PRIMARY KEY (id)
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202045647_AddSchemaVersion') THEN
+    INSERT INTO inbox_messages_schema (id, version)
+    VALUES (1, 2);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202045647_AddSchemaVersion') THEN
+    INSERT INTO outbox_messages_schema (id, version)
+    VALUES (1, 2);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202045647_AddSchemaVersion') THEN
+    INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+    VALUES ('20261202045647_AddSchemaVersion', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202051437_CreatedAtDatabaseClock') THEN
     ALTER TABLE outbox_messages ALTER COLUMN created_at SET DEFAULT (now());
     END IF;
 END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202043446_CreatedAtDatabaseClock') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202051437_CreatedAtDatabaseClock') THEN
+    UPDATE inbox_messages_schema SET version = 3
+    WHERE id = 1;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202051437_CreatedAtDatabaseClock') THEN
+    UPDATE outbox_messages_schema SET version = 3
+    WHERE id = 1;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "MigrationId" = '20261202051437_CreatedAtDatabaseClock') THEN
     INSERT INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
-    VALUES ('20261202043446_CreatedAtDatabaseClock', '10.0.15');
+    VALUES ('20261202051437_CreatedAtDatabaseClock', '10.0.15');
     END IF;
 END $EF$;
 COMMIT;

@@ -91,3 +91,45 @@ INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
 VALUES ('20261124134015_Initial', '10.0.15');
 
 COMMIT;
+
+BEGIN TRANSACTION;
+CREATE TABLE IF NOT EXISTS "inbox_messages_schema" (
+    "id" INTEGER NOT NULL CONSTRAINT "pk_inbox_messages_schema" PRIMARY KEY,
+    "version" INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS "outbox_messages_schema" (
+    "id" INTEGER NOT NULL CONSTRAINT "pk_outbox_messages_schema" PRIMARY KEY,
+    "version" INTEGER NOT NULL
+);
+
+INSERT OR IGNORE INTO "inbox_messages_schema" ("id", "version")
+VALUES (1, 2);
+SELECT changes();
+
+
+INSERT OR IGNORE INTO "outbox_messages_schema" ("id", "version")
+VALUES (1, 2);
+SELECT changes();
+
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261202045655_AddSchemaVersion', '10.0.15');
+
+COMMIT;
+
+BEGIN TRANSACTION;
+UPDATE "inbox_messages_schema" SET "version" = 3
+WHERE "id" = 1;
+SELECT changes();
+
+
+UPDATE "outbox_messages_schema" SET "version" = 3
+WHERE "id" = 1;
+SELECT changes();
+
+
+INSERT OR IGNORE INTO "__EFMigrationsHistory" ("MigrationId", "ProductVersion")
+VALUES ('20261202051440_CreatedAtDatabaseClock', '10.0.15');
+
+COMMIT;

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata;
 using Npgsql;
+using Outbox.EntityFrameworkCore;
 using Outbox.TestInfrastructure;
 
 namespace Outbox.Migrations.Tests;
@@ -30,11 +31,29 @@ public sealed class MigrationScriptTests
     [MemberData(nameof(Providers))]
     public void Script_Committed_IsWhatTheMigrationsGenerate(string provider)
     {
-        var path = Path.Combine(RepositoryRoot(), "migrations", OutboxScripts.RelativePath(provider));
-        Assert.True(File.Exists(path), $"{path} is missing. {Regenerate}");
-        var committed = File.ReadAllText(path).ReplaceLineEndings("\n").TrimStart('\uFEFF');
-        var generated = OutboxScripts.Generate(provider);
-        Assert.True(committed == generated, $"{path} differs from what the migrations generate. {Regenerate}");
+        foreach (var (relativePath, generated) in OutboxScripts.All(provider))
+        {
+            var path = Path.Combine(RepositoryRoot(), "migrations", relativePath);
+            Assert.True(File.Exists(path), $"{path} is missing. {Regenerate}");
+            var committed = File.ReadAllText(path).ReplaceLineEndings("\n").TrimStart('\uFEFF');
+            Assert.True(committed == generated, $"{path} differs from what the migrations generate. {Regenerate}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public void SchemaVersion_OfTheLibrary_IsTheNumberOfMigrationsAndNamesTheirDeltaScripts(string provider)
+    {
+        // The start-up check names the delta scripts from OutboxSchemaVersion.Deltas; they must be the files in migrations/.
+        var migrations = OutboxScripts.Migrations(provider);
+        Assert.Equal(OutboxSchemaVersion.Current, migrations.Count);
+        Assert.Equal(
+            migrations.Select((id, i) => (i + 1, OutboxScripts.DeltaFileName(i + 1, id))),
+            OutboxSchemaVersion.Deltas.Select(d => (d.Version, d.Script)));
+        foreach (var (version, _) in OutboxSchemaVersion.Deltas)
+        {
+            Assert.True(File.Exists(Path.Combine(RepositoryRoot(), "migrations", OutboxScripts.DeltaRelativePath(provider, version))));
+        }
     }
 
     [Fact]
@@ -78,8 +97,8 @@ public sealed class MigrationScriptTests
             await using var context = new SqliteOutboxContext(
                 new DbContextOptionsBuilder<SqliteOutboxContext>().UseSqlite($"Data Source={path}").Options);
             Assert.Empty(await context.Database.GetPendingMigrationsAsync(TestContext.Current.CancellationToken));
-            Assert.Equal(0, await context.Set<Outbox.EntityFrameworkCore.OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
-            Assert.Equal(0, await context.Set<Outbox.EntityFrameworkCore.InboxRecord>().CountAsync(TestContext.Current.CancellationToken));
+            Assert.Equal(0, await context.Set<OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
+            Assert.Equal(0, await context.Set<InboxRecord>().CountAsync(TestContext.Current.CancellationToken));
         }
         finally
         {
@@ -122,10 +141,10 @@ public sealed class MigrationScriptTests
         await using var context = new PostgreSqlOutboxContext(
             new DbContextOptionsBuilder<PostgreSqlOutboxContext>().UseNpgsql(connectionString).Options);
         Assert.Empty(await context.Database.GetPendingMigrationsAsync(TestContext.Current.CancellationToken));
-        Assert.Equal(0, await context.Set<Outbox.EntityFrameworkCore.OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
+        Assert.Equal(0, await context.Set<OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {

@@ -135,6 +135,9 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
                 case Series.DispatchDuration:
                     bucket.Dispatch.Add(value);
                     break;
+                case Series.InboxDuration:
+                    bucket.Consume.Add(value);
+                    break;
                 case Series.None:
                     break;
                 default:
@@ -183,6 +186,7 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
         "outbox.inbox.duplicates" => Series.InboxDuplicates,
         "outbox.delivery.latency" => Series.DeliveryLatency,
         "outbox.dispatch.duration" => Series.DispatchDuration,
+        "outbox.inbox.duration" => Series.InboxDuration,
         _ => Series.None,
     };
 
@@ -198,6 +202,7 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
         InboxDuplicates,
         DeliveryLatency,
         DispatchDuration,
+        InboxDuration,
         None,
     }
 
@@ -211,6 +216,8 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
 
         public Distribution Dispatch { get; } = new();
 
+        public Distribution Consume { get; } = new();
+
         public long? Pending { get; set; }
 
         public double? OldestAgeSeconds { get; set; }
@@ -223,6 +230,7 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
             Array.Clear(Counts);
             Latency.Reset();
             Dispatch.Reset();
+            Consume.Reset();
             Pending = null;
             OldestAgeSeconds = null;
             DeadLetters = null;
@@ -244,6 +252,8 @@ internal sealed class OutboxMetricsAggregator : IHostedService, IDisposable
             LatencyMax = Latency.Count > 0 ? Latency.Max : null,
             DispatchP50 = Dispatch.Quantile(0.5),
             DispatchP95 = Dispatch.Quantile(0.95),
+            ConsumeP50 = Consume.Quantile(0.5),
+            ConsumeP95 = Consume.Quantile(0.95),
             Pending = Pending,
             OldestAgeSeconds = OldestAgeSeconds,
             DeadLetters = DeadLetters,
@@ -341,6 +351,11 @@ internal sealed record OutboxStatsBucket
     public double? DispatchP50 { get; init; }
 
     public double? DispatchP95 { get; init; }
+
+    /// <summary>Consumer latency: from a consumer's receipt of a message to its handler's commit (<c>outbox.inbox.duration</c>).</summary>
+    public double? ConsumeP50 { get; init; }
+
+    public double? ConsumeP95 { get; init; }
 
     public long? Pending { get; init; }
 

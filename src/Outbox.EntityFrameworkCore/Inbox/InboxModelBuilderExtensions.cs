@@ -8,7 +8,8 @@ public static class InboxModelBuilderExtensions
     /// <summary>
     /// Maps <see cref="InboxRecord"/> (the inbox: primary key consumer + message id) and <see cref="InboxDeadLetterRecord"/>
     /// (received messages a consumer gave up on) and <see cref="InboxSequenceRecord"/> (per-key order of handlers that
-    /// enforce it). Call it from <c>OnModelCreating</c> of the DbContext given to
+    /// enforce it), and the <c>inbox_messages_schema</c> table (named after the inbox table) whose one row holds the schema version of the inbox tables,
+    /// checked at start-up. Call it from <c>OnModelCreating</c> of the DbContext given to
     /// <c>AddOutboxConsumer&lt;TContext&gt;</c>; the handlers' own tables live in the same model and database.
     /// </summary>
     /// <exception cref="ArgumentException">A schema or table name is not a valid identifier, or both tables have the same name.</exception>
@@ -72,6 +73,7 @@ public static class InboxModelBuilderExtensions
             e.Property(x => x.LastSequence).HasColumnName("last_sequence");
         });
 
+        OutboxSchemaVersion.Map<InboxSchemaRecord>(modelBuilder, OutboxSchemaVersion.TableFor(options.InboxTable), options.Schema);
         return modelBuilder;
     }
 }

@@ -18,7 +18,8 @@ public static class OutboxModelBuilderExtensions
 
     /// <summary>
     /// Maps <see cref="OutboxRecord"/> (the outbox table), <see cref="DeadLetterRecord"/> (the dead-letter table) and
-    /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key).
+    /// <see cref="OutboxSequenceRecord"/> (the last sequence number of each partition key), and the
+    /// <c>outbox_messages_schema</c> table (named after the outbox table) whose one row holds the schema version of the tables, checked at start-up.
     /// Call it from <c>OnModelCreating</c>.
     /// </summary>
     /// <exception cref="ArgumentException">A schema or table name is not a valid identifier.</exception>
@@ -113,6 +114,7 @@ public static class OutboxModelBuilderExtensions
             e.Property(x => x.LastSequence).HasColumnName("last_sequence");
         });
 
+        OutboxSchemaVersion.Map<OutboxSchemaRecord>(modelBuilder, OutboxSchemaVersion.TableFor(options.OutboxTable), options.Schema);
         return modelBuilder;
     }
 }

@@ -13,8 +13,10 @@ namespace Outbox.EntityFrameworkCore;
 /// Checks, when the host starts and before any hosted service (dispatcher, consumers) runs, the mistakes that would
 /// otherwise show only as errors repeated forever: a <typeparamref name="TContext"/> with no connection string, a
 /// store whose model lacks <c>AddOutbox()</c>, and outbox or inbox tables that are missing or older than the model
-/// (a column missing). Each fails the start with the fix in the message. A database that cannot be reached is not a
-/// mistake of the set-up: it is logged as a warning and the start goes on (the dispatcher and consumers retry).
+/// (a column missing, or a schema version in <c>outbox_messages_schema</c> / <c>inbox_messages_schema</c> below <see cref="OutboxSchemaVersion.Current"/>).
+/// Each fails the start with the fix in the message. A database that cannot be reached is not a
+/// mistake of the set-up: it is logged as a warning and the start goes on (the dispatcher and consumers retry); so is a
+/// schema version above the current one (a newer version of the application upgraded the database).
 /// </summary>
 internal sealed class OutboxStartupCheck<TContext>(
     OutboxStartupRequirements<TContext> requirements,
@@ -117,6 +119,7 @@ internal sealed class OutboxStartupCheck<TContext>(
         var missingTables = new List<string>();
         var missingColumns = new List<string>();
         string? firstError = null;
+        SchemaVersionRead? version = null;
         try
         {
             var helper = context.GetService<ISqlGenerationHelper>();
@@ -149,21 +152,55 @@ internal sealed class OutboxStartupCheck<TContext>(
                     }
                 }
             }
+
+            if (missingTables.Count < tables.Count)
+            {
+                // The lowest version of the sides this context needs (outbox_messages_schema, inbox_messages_schema), else the highest.
+                var reads = new List<SchemaVersionRead>();
+                foreach (var side in VersionTables())
+                {
+                    if (await ReadSchemaVersionAsync(context, side, connection, helper, cancellationToken).ConfigureAwait(false) is { } sideVersion)
+                    {
+                        reads.Add(sideVersion);
+                    }
+                }
+
+                version = reads.Count == 0 ? null
+                    : reads.MinBy(r => r.Version) is { Version: < OutboxSchemaVersion.Current } lowest ? lowest
+                    : reads.MaxBy(r => r.Version);
+            }
         }
         finally
         {
             await context.Database.CloseConnectionAsync().ConfigureAwait(false);
         }
 
-        if (missingTables.Count == 0 && missingColumns.Count == 0)
+        var (script, apply) = Script(context);
+        var behind = version is { } read && read.Version < OutboxSchemaVersion.Current;
+        if (missingTables.Count == 0 && missingColumns.Count == 0 && !behind)
         {
+            if (version is { Version: > OutboxSchemaVersion.Current } ahead)
+            {
+                OutboxStartupLog.SchemaVersionAhead(logger, ContextName, ahead.Table, ahead.Version, OutboxSchemaVersion.Current);
+            }
+
             var verified = string.Join(", ", tables.Select(t => t.Table));
             OutboxStartupLog.SchemaVerified(logger, ContextName, verified);
             return;
         }
 
-        var (script, apply) = Script(context);
         var message = new List<string>();
+        if (behind)
+        {
+            var folder = Path.GetDirectoryName(script)!.Replace('\\', '/');
+            var deltas = OutboxSchemaVersion.Deltas.Where(d => d.Version > version!.Version).Select(d => $"{folder}/{d.Script}");
+            message.Add(
+                $"The outbox and inbox tables of {ContextName} are at schema version {version!.Version} ({version.How}), but this version of Outbox " +
+                $"needs schema version {OutboxSchemaVersion.Current}: the database is behind. Upgrade the schema before starting: with EF Core migrations, " +
+                $"`dotnet ef migrations add UpgradeOutbox` then `dotnet ef database update` (or {ContextName}.Database.Migrate() at start-up); with the SQL " +
+                $"scripts, apply the delta script(s) {string.Join(" then ", deltas)} in that order, or the cumulative {script} ({apply}). See docs/upgrading.md.");
+        }
+
         if (missingTables.Count > 0)
         {
             message.Add(
@@ -183,6 +220,54 @@ internal sealed class OutboxStartupCheck<TContext>(
 
         throw new InvalidOperationException(string.Join(Environment.NewLine, message));
     }
+
+    /// <summary>
+    /// Reads the one row of a version table (<c>outbox_messages_schema</c>, <c>inbox_messages_schema</c>). No such table means version 1: the tables as first shipped, before
+    /// the table existed. No model entity (a model built without <c>AddOutbox()</c>/<c>AddInbox()</c>) means nothing to check.
+    /// </summary>
+    private static async Task<SchemaVersionRead?> ReadSchemaVersionAsync(
+        TContext context, Type record, DbConnection connection, ISqlGenerationHelper helper, CancellationToken cancellationToken)
+    {
+        if (context.Model.FindEntityType(record) is not { } entity || entity.GetTableName() is not { } table)
+        {
+            return null;
+        }
+
+        var schema = entity.GetSchema();
+        var shown = schema is null ? table : $"{schema}.{table}";
+        var command = connection.CreateCommand();
+        await using var commandDisposal = command.ConfigureAwait(false);
+#pragma warning disable CA2100 // Identifiers from the model, validated and delimited by the provider; no values.
+        command.CommandText = $"SELECT MAX({helper.DelimitIdentifier("version")}) FROM {helper.DelimitIdentifier(table, schema)}";
+#pragma warning restore CA2100
+        try
+        {
+            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return value is null or DBNull
+                ? new SchemaVersionRead(1, shown, $"{shown} has no row")
+                : new SchemaVersionRead(Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture), shown, $"read from {shown}");
+        }
+        catch (DbException exception)
+        {
+            return new SchemaVersionRead(1, shown, $"no table {shown}, which version 2 added: {exception.Message}");
+        }
+    }
+
+    /// <summary>The version tables of the sides the registrations need: the outbox's for a store, the inbox's for a consumer.</summary>
+    private IEnumerable<Type> VersionTables()
+    {
+        if (requirements.OutboxStore is not null)
+        {
+            yield return typeof(OutboxSchemaRecord);
+        }
+
+        if (requirements.Consumers.Count > 0)
+        {
+            yield return typeof(InboxSchemaRecord);
+        }
+    }
+
+    private sealed record SchemaVersionRead(int Version, string Table, string How);
 
     private static void AddTables(TContext context, Type[] entities, List<(IEntityType, string, string?)> tables)
     {

@@ -57,6 +57,10 @@ public static class OutboxTelemetry
         "outbox.delivery.latency", "s", "Time from publish to the transport accepting the message.",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300] });
 
+    internal static readonly Histogram<double> InboxDuration = Meter.CreateHistogram(
+        "outbox.inbox.duration", "s", "Time from a consumer's receipt of a message to the commit of its handler and inbox row.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+
     /// <summary>Records messages committed by a publisher (called by the EF Core integration).</summary>
     public static void RecordPublished(int count)
     {

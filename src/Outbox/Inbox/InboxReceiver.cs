@@ -45,7 +45,7 @@ internal sealed class InboxReceiver(
             switch (outcome.Kind)
             {
                 case InboxOutcomeKind.Processed:
-                    OutboxTelemetry.RecordInboxProcessed(consumer);
+                    RecordProcessed(consumer, message);
                     ForgetGap(consumer, message);
                     return ReceiveDisposition.Acknowledge;
                 case InboxOutcomeKind.Duplicate:
@@ -168,7 +168,7 @@ internal sealed class InboxReceiver(
             {
                 if (outcomes[i].Kind == InboxOutcomeKind.Processed)
                 {
-                    OutboxTelemetry.RecordInboxProcessed(consumer);
+                    RecordProcessed(consumer, batch[i]);
                     ForgetGap(consumer, batch[i]);
                 }
                 else
@@ -201,6 +201,18 @@ internal sealed class InboxReceiver(
         activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, reason);
         ForgetGap(consumer, message);
         return ReceiveDisposition.Reject;
+    }
+
+    /// <summary>Counts a processed message and how long it took from its receipt to the commit (the dashboard's consumer latency).</summary>
+    private void RecordProcessed(string consumer, IncomingMessage message)
+    {
+        OutboxTelemetry.RecordInboxProcessed(consumer);
+        if (message.ReceivedAt is { } receivedAt)
+        {
+            OutboxTelemetry.InboxDuration.Record(
+                Math.Max(0, (timeProvider.GetUtcNow() - receivedAt).TotalSeconds),
+                new KeyValuePair<string, object?>("messaging.consumer.group.name", consumer));
+        }
     }
 
     private void ForgetGap(string consumer, IncomingMessage message)

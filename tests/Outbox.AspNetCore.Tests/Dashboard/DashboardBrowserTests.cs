@@ -28,22 +28,46 @@ public sealed class DashboardBrowserTests
         var target = await app.AddDeadLetterAsync(101, partitionKey: "order-7", sequence: 2);
         var other = await app.AddDeadLetterAsync(102, partitionKey: "order-8", sequence: 1);
 
-        // The circuit of 'payments' as the dispatcher reports it after its endpoint refused connections.
-        var endpoints = app.Services.GetRequiredService<OutboxEndpointStates>();
-        endpoints.EndpointFailed("payments", new System.Net.Sockets.SocketException(111, "Connection refused (payments:443)"));
-        endpoints.Refused("payments", 4, halfOpen: false, cause: null);
+        await using (var context = app.CreateContext())
+        {
+            context.Set<InboxDeadLetterRecord>().Add(new InboxDeadLetterRecord
+            {
+                Consumer = "payments",
+                MessageId = Guid.CreateVersion7().ToString(),
+                MessageType = "Shop.PaymentRequested",
+                Payload = "{}"u8.ToArray(),
+                ContentType = "application/json",
+                Reason = "The handler threw InvalidOperationException: card declined",
+                Attempts = 5,
+                DeadLetteredAt = DateTime.UtcNow.AddMinutes(-1),
+            });
+            await context.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
 
-        var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-e2e.png");
+        // The circuit of 'orders' (the pending rows' destination) as the dispatcher reports it after its endpoint
+        // refused connections.
+        var endpoints = app.Services.GetRequiredService<OutboxEndpointStates>();
+        endpoints.EndpointFailed("orders", new System.Net.Sockets.SocketException(111, "Connection refused (orders:443)"));
+        endpoints.Refused("orders", 4, halfOpen: false, cause: null);
+
+        // Traffic for the charts while the page runs: what a producer and a consumer of this process would record.
+        using var stopFeeding = new CancellationTokenSource();
+        var feeding = FeedMetricsAsync(app.Services.GetRequiredService<OutboxMetricsAggregator>(), stopFeeding.Token);
+
+        // Kept under artifacts/ (git-ignored) for a person to look at; the assertions below are on what the page showed.
+        var screenshot = Path.Combine(RepositoryArtifacts(), "dashboard-e2e.png");
         var result = await RunNodeAsync(node, script, new Dictionary<string, string>
         {
             ["OUTBOX_URL"] = new Uri(app.BaseAddress, "outbox/").ToString(),
             ["OUTBOX_CHROMIUM"] = chromium,
             ["OUTBOX_REQUEUE_ID"] = "101",
             ["OUTBOX_EXPECT_PENDING"] = "3",
-            ["OUTBOX_EXPECT_OPEN_ENDPOINT"] = "payments",
+            ["OUTBOX_EXPECT_OPEN_ENDPOINT"] = "orders",
             ["OUTBOX_HEADERS"] = """{"X-Test-User":"browser","X-Test-Roles":"ops"}""",
             ["OUTBOX_SCREENSHOT"] = screenshot,
         });
+        await stopFeeding.CancelAsync();
+        await feeding;
 
         Assert.True(result.ExitCode == 0, $"the browser run failed (exit {result.ExitCode}):\n{result.Output}\n{result.Error}");
         var report = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]).RootElement;
@@ -54,10 +78,49 @@ public sealed class DashboardBrowserTests
         Assert.Equal("4", seen.GetProperty("pendingAfter").GetString());
         Assert.Contains("Shop.OrderPlaced", seen.GetProperty("rowText").GetString(), StringComparison.Ordinal);
         var endpointText = seen.GetProperty("endpointText").GetString();
-        Assert.Contains("payments", endpointText, StringComparison.Ordinal);
-        Assert.Contains("System.Net.Sockets.SocketException: Connection refused (payments:443)", endpointText, StringComparison.Ordinal);
+        Assert.Contains("orders", endpointText, StringComparison.Ordinal);
+        Assert.Contains("System.Net.Sockets.SocketException: Connection refused (orders:443)", endpointText, StringComparison.Ordinal);
         Assert.Contains("4 refused", endpointText, StringComparison.Ordinal);
         Assert.Equal("1 open", seen.GetProperty("endpointsSummary").GetString());
+
+        // The dead-letter card counts and lists the inbox's dead letters beside the outbox's.
+        Assert.Equal("1", seen.GetProperty("inboxDeadLetterCount").GetString());
+        var inboxRow = seen.GetProperty("inboxRowText").GetString();
+        Assert.Contains("payments", inboxRow, StringComparison.Ordinal);
+        Assert.Contains("Shop.PaymentRequested", inboxRow, StringComparison.Ordinal);
+        Assert.Contains("card declined", inboxRow, StringComparison.Ordinal);
+
+        // Consumer throughput and latency.
+        Assert.True(double.Parse(seen.GetProperty("consumed").GetString()!, System.Globalization.CultureInfo.InvariantCulture) > 0);
+        Assert.Matches(@"^\d+(\.\d+)? (ms|s)$", seen.GetProperty("consumerLatency").GetString());
+
+        // Published, dispatched, consumed and failed: each line its own (colour, dash) pair, the legend drawn alike.
+        var lines = seen.GetProperty("throughputLines").EnumerateArray()
+            .Select(l => (Series: l.GetProperty("series").GetString()!, Stroke: l.GetProperty("stroke").GetString()!, Dash: l.GetProperty("dash").GetString()!))
+            .ToList();
+        Assert.Equal(["published", "dispatched", "consumed", "failed"], lines.Select(l => l.Series));
+        Assert.True(lines.Count == lines.Select(l => (l.Stroke, l.Dash)).Distinct().Count(), $"Lines not distinguishable: {string.Join(", ", lines)}");
+        Assert.True(lines.Select(l => l.Stroke).Distinct().Count() >= 3, $"Expected at least 3 colours: {string.Join(", ", lines)}");
+        Assert.Equal(4, lines.Select(l => l.Dash).Distinct().Count());
+        var legend = seen.GetProperty("throughputLegend").EnumerateArray()
+            .Select(l => (Series: l.GetProperty("series").GetString()!, Label: l.GetProperty("label").GetString()!, Stroke: l.GetProperty("stroke").GetString()!, Dash: l.GetProperty("dash").GetString()!))
+            .ToList();
+        Assert.Equal(["published", "dispatched", "consumed", "failed"], legend.Select(l => l.Label));
+        Assert.Equal(lines.Select(l => (l.Series, l.Stroke, l.Dash)), legend.Select(l => (l.Series, l.Stroke, l.Dash)));
+        Assert.Equal(["delivery p50", "delivery p95", "consumer p95"], seen.GetProperty("latencyLegend").EnumerateArray().Select(e => e.GetString()));
+
+        // A labelled time axis: clock times, the latest bucket "now", and the window it spans.
+        var times = seen.GetProperty("timeLabels").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.Equal(5, times.Count);
+        Assert.All(times[..^1], t => Assert.Matches(@"^\d{2}:\d{2}:\d{2}$", t));
+        Assert.Equal("now", times[^1]);
+        Assert.Equal("time (2 min window)", seen.GetProperty("timeCaption").GetString());
+
+        // The pending row's last error is the endpoint failure, not Polly's "The circuit is now open".
+        var pendingError = seen.GetProperty("pendingError").GetString();
+        Assert.Contains("SocketException: Connection refused (orders:443)", pendingError, StringComparison.Ordinal);
+        Assert.DoesNotContain("The circuit is now open", pendingError, StringComparison.Ordinal);
+        Assert.True(File.Exists(screenshot), $"No screenshot at {screenshot}.");
 
         // The click really moved the row: gone from the dead letters, back in the outbox with its identity.
         await using var check = app.CreateContext();
@@ -65,6 +128,39 @@ public sealed class DashboardBrowserTests
         var requeued = await check.Set<OutboxRecord>().SingleAsync(r => r.MessageId == target.MessageId, TestContext.Current.CancellationToken);
         Assert.Equal(("order-7", 2L, 0), (requeued.PartitionKey!, requeued.SequenceNumber!.Value, requeued.Attempts));
         Assert.Equal(4, await check.Set<OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
+    }
+
+    /// <summary>Every 200 ms until stopped: published, dispatched and consumed counts, and both latencies.</summary>
+    private static async Task FeedMetricsAsync(OutboxMetricsAggregator aggregator, CancellationToken stop)
+    {
+        var consumer = new KeyValuePair<string, object?>("messaging.consumer.group.name", "payments");
+        for (var tick = 0; !stop.IsCancellationRequested; tick++)
+        {
+            var published = 8 + (tick % 5);
+            aggregator.Record("outbox.messages.published", published, []);
+            aggregator.Record("outbox.messages.dispatched", published - (tick % 3), []);
+            aggregator.Record("outbox.inbox.processed", published - 2, [consumer]);
+            aggregator.Record("outbox.messages.failed", tick % 4 == 0 ? 1 : 0, []);
+            aggregator.Record("outbox.delivery.latency", 0.020 + (tick % 7) / 1000.0, []);
+            aggregator.Record("outbox.inbox.duration", 0.005 + (tick % 5) / 1000.0, [consumer]);
+            try
+            {
+                await Task.Delay(200, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private static string RepositoryArtifacts()
+    {
+        var directory = typeof(DashboardBrowserTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "BrowserTestDirectory").Value!;
+        var artifacts = Path.GetFullPath(Path.Combine(directory, "..", "..", "..", "artifacts"));
+        Directory.CreateDirectory(artifacts);
+        return artifacts;
     }
 
     private static (string Node, string Chromium, string Script) FindTools()

@@ -40,6 +40,27 @@ public sealed class OutboxMetricsAggregatorTests
     }
 
     [Fact]
+    public void Record_InboxProcessedAndDuration_GiveTheConsumerThroughputAndLatency()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        using var services = new ServiceCollection().BuildServiceProvider();
+        using var aggregator = new OutboxMetricsAggregator(
+            Options.Create(new OutboxAdminOptions { StatsBucket = TimeSpan.FromSeconds(5), StatsWindow = TimeSpan.FromMinutes(1) }), time, services);
+
+        for (var i = 1; i <= 100; i++)
+        {
+            aggregator.Record("outbox.inbox.processed", 1, [new("messaging.consumer.group.name", "payments")]);
+            aggregator.Record("outbox.inbox.duration", i / 1000.0, [new("messaging.consumer.group.name", "payments")]); // 1 ms .. 100 ms
+        }
+
+        var bucket = aggregator.Snapshot()[^1];
+        Assert.Equal(100, bucket.InboxProcessed);
+        Assert.InRange(bucket.ConsumeP50!.Value, 0.040, 0.060);
+        Assert.InRange(bucket.ConsumeP95!.Value, 0.090, 0.100);
+        Assert.Null(bucket.LatencyP50); // the dispatcher's delivery latency is a different series
+    }
+
+    [Fact]
     public async Task Listener_SeesTheLibrarysMeter()
     {
         using var services = new ServiceCollection().BuildServiceProvider();

@@ -2,7 +2,7 @@
 // Input (environment): OUTBOX_URL (the dashboard), OUTBOX_CHROMIUM (executable), OUTBOX_REQUEUE_ID (a dead letter to
 // requeue), OUTBOX_EXPECT_PENDING (the backlog the page must show first), OUTBOX_HEADERS (JSON of request headers),
 // OUTBOX_EXPECT_OPEN_ENDPOINT (a destination the endpoints card must list open, optional), OUTBOX_SCREENSHOT (a PNG
-// path, optional). Prints one JSON line with what it saw; exits 1 on any failure.
+// path, optional: the page with its cards, charts and tables filled, before the requeue click). Prints one JSON line with what it saw; exits 1 on any failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,42 @@ try {
     seen.endpointsSummary = await page.textContent('#endpoints-summary');
   }
 
+  // The dead-letter card: outbox and inbox dead letters, counted and listed.
+  const inboxRow = page.locator('#inbox-dead-letters tbody tr').first();
+  await inboxRow.waitFor({ state: 'visible' });
+  seen.inboxRowText = (await inboxRow.innerText()).replace(/\s+/g, ' ').trim();
+  seen.inboxDeadLetterCount = await page.textContent('#inbox-dead-letter-count');
+
+  // Consumer throughput and latency, from the meter (the test feeds it while the page runs).
+  await page.waitForFunction(() => Number(document.getElementById('consumed')?.textContent) > 0);
+  await page.waitForFunction(() => !['–', ''].includes(document.getElementById('consumer-latency')?.textContent ?? ''));
+  seen.consumed = await page.textContent('#consumed');
+  seen.consumerLatency = await page.textContent('#consumer-latency');
+
+  // The charts: one line per series, each with its own colour and dash; a legend drawn with the same strokes; a
+  // labelled time axis. Read in one evaluation: the page redraws the charts on every refresh, so an element handle
+  // held across calls could be detached (and have no computed style) by the time it is read.
+  await page.locator('#chart-throughput polyline[data-series="consumed"]').waitFor({ state: 'attached' });
+  seen.throughputLines = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-throughput polyline'), (l) => {
+    const style = getComputedStyle(l);
+    return { series: l.dataset.series, stroke: style.stroke, dash: style.strokeDasharray, width: style.strokeWidth, points: l.getAttribute('points').split(' ').length };
+  }));
+  seen.throughputLegend = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-throughput-legend .k'), (i) => {
+    const style = getComputedStyle(i.querySelector('line'));
+    return { label: i.textContent, series: i.dataset.series, stroke: style.stroke, dash: style.strokeDasharray };
+  }));
+  seen.timeLabels = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-throughput text.time'), (x) => x.textContent));
+  seen.timeCaption = await page.textContent('#chart-throughput text.caption');
+  seen.latencyLegend = await page.evaluate(() => Array.from(document.querySelectorAll('#chart-latency-legend .k'), (i) => i.textContent));
+
+  // A pending row of the destination whose circuit is open shows the circuit's cause as its last error.
+  await page.waitForFunction(() => /SocketException/.test(document.querySelector('#pending tbody tr td.reason')?.textContent ?? ''));
+  seen.pendingError = await page.textContent('#pending tbody tr td.reason');
+
+  if (process.env.OUTBOX_SCREENSHOT) {
+    await page.screenshot({ path: process.env.OUTBOX_SCREENSHOT, fullPage: true });
+  }
+
   // The dead letter's row, then its requeue button.
   const row = page.locator(`#dead-letters tbody tr[data-id="${requeueId}"]`);
   await row.waitFor({ state: 'visible' });
@@ -79,10 +115,6 @@ try {
   await page.locator(`#pending tbody tr`).first().waitFor();
   seen.pendingRows = await page.locator('#pending tbody tr').count();
   seen.chartLines = await page.locator('#chart-backlog polyline').count();
-
-  if (process.env.OUTBOX_SCREENSHOT) {
-    await page.screenshot({ path: process.env.OUTBOX_SCREENSHOT, fullPage: true });
-  }
 } catch (error) {
   problems.push(`failed: ${error?.message ?? error}`);
 } finally {

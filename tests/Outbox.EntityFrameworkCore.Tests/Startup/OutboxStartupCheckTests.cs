@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -86,6 +87,104 @@ public sealed class OutboxStartupCheckTests : IDisposable
         Assert.Contains("outbox_messages.trace_parent", error.Message, StringComparison.Ordinal);
         Assert.Contains("dotnet ef migrations add UpgradeOutbox", error.Message, StringComparison.Ordinal);
         Assert.Contains("docs/upgrading.md", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_SqliteSchemaVersionBehind_FailsNamingTheMigrationCommandAndTheDeltaScript()
+    {
+        var connectionString = Sqlite("behind.db");
+        await using (var context = SqliteContext(connectionString))
+        {
+            await context.Database.EnsureCreatedAsync(Ct);
+            await context.Database.ExecuteSqlRawAsync("UPDATE outbox_messages_schema SET version = 1", Ct);
+        }
+
+        using var host = SqliteHost(connectionString);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Ct));
+
+        Assert.Contains($"The outbox and inbox tables of TestDbContext are at schema version 1 (read from outbox_messages_schema), but this version of Outbox needs schema version {OutboxSchemaVersion.Current}: the database is behind.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("`dotnet ef database update`", error.Message, StringComparison.Ordinal);
+        Assert.Contains("apply the delta script(s) migrations/sqlite/002-AddSchemaVersion.sql", error.Message, StringComparison.Ordinal);
+        Assert.Contains("or the cumulative migrations/sqlite/outbox.sql", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("has no table", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_SqliteTablesOfVersion1WithoutTheSchemaTable_FailsSayingTheDatabaseIsBehind()
+    {
+        var connectionString = Sqlite("v1.db");
+        await using (var context = SqliteContext(connectionString))
+        {
+            await context.Database.EnsureCreatedAsync(Ct);
+            await context.Database.ExecuteSqlRawAsync("DROP TABLE outbox_messages_schema", Ct);
+        }
+
+        using var host = SqliteHost(connectionString);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Ct));
+
+        Assert.Contains("are at schema version 1 (no table outbox_messages_schema, which version 2 added:", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the database is behind", error.Message, StringComparison.Ordinal);
+        Assert.Contains("`dotnet ef database update`", error.Message, StringComparison.Ordinal);
+        Assert.Contains("migrations/sqlite/002-AddSchemaVersion.sql", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_PostgreSqlSchemaVersionBehind_FailsNamingTheMigrationCommandAndTheDeltaScript()
+    {
+        var server = await PostgresServer.AcquireAsync(Ct);
+        var connectionString = await server.CreateDatabaseAsync("outbox_startup", Ct);
+        await using (var context = PostgreSqlContext(connectionString))
+        {
+            await context.Database.EnsureCreatedAsync(Ct);
+            await context.Database.ExecuteSqlRawAsync("UPDATE outbox_messages_schema SET version = 1", Ct);
+        }
+
+        using var host = PostgreSqlHost(connectionString);
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Ct));
+
+        Assert.Contains($"are at schema version 1 (read from outbox_messages_schema), but this version of Outbox needs schema version {OutboxSchemaVersion.Current}", error.Message, StringComparison.Ordinal);
+        Assert.Contains("`dotnet ef database update`", error.Message, StringComparison.Ordinal);
+        Assert.Contains("apply the delta script(s) migrations/postgresql/002-AddSchemaVersion.sql", error.Message, StringComparison.Ordinal);
+        Assert.Contains("psql -v ON_ERROR_STOP=1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_PostgreSqlSchemaVersionAhead_WarnsAndStarts()
+    {
+        var server = await PostgresServer.AcquireAsync(Ct);
+        var connectionString = await server.CreateDatabaseAsync("outbox_startup", Ct);
+        await using (var context = PostgreSqlContext(connectionString))
+        {
+            await context.Database.EnsureCreatedAsync(Ct);
+            await context.Database.ExecuteSqlRawAsync("UPDATE outbox_messages_schema SET version = 99", Ct);
+        }
+
+        var logs = new LogCapture();
+        using var host = PostgreSqlHost(connectionString, logs);
+        await host.StartAsync(Ct);
+        await host.StopAsync(Ct);
+
+        var warning = Assert.Single(logs.Entries, e => e.Id.Id == 1400);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains($"are at schema version 99 (outbox_messages_schema), newer than the version {OutboxSchemaVersion.Current} this version of Outbox knows", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartAsync_SqliteSchemaVersionCurrent_StartsWithoutWarning()
+    {
+        var connectionString = Sqlite("current.db");
+        await using (var context = SqliteContext(connectionString))
+        {
+            await context.Database.EnsureCreatedAsync(Ct);
+            Assert.Equal(OutboxSchemaVersion.Current, await context.Set<OutboxSchemaRecord>().Select(r => r.Version).SingleAsync(Ct));
+        }
+
+        var logs = new LogCapture();
+        using var host = SqliteHost(connectionString, logs);
+        await host.StartAsync(Ct);
+        await host.StopAsync(Ct);
+
+        Assert.DoesNotContain(logs.Entries, e => e.Id.Id == 1400);
     }
 
     [Fact]
@@ -195,6 +294,43 @@ public sealed class OutboxStartupCheckTests : IDisposable
     }
 
     [Fact]
+    public async Task StartAsync_ConsumerWithTheInboxSchemaVersionBehind_FailsNamingInboxSchema()
+    {
+        var connectionString = Sqlite("inbox-behind.db");
+        var builder = Builder();
+        builder.Services.AddDbContext<InboxTestDbContext>((sp, o) => o.UseSqlite(connectionString).UseOutbox(sp));
+        builder.Services.AddOutboxConsumer<InboxTestDbContext>("ledger", c => c.AddHandler<AccountCredited, InboxModelTests.NoopHandler>());
+        using var host = builder.Build();
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var context = scope.ServiceProvider.GetRequiredService<InboxTestDbContext>();
+            await context.Database.EnsureCreatedAsync(Ct);
+            await context.Database.ExecuteSqlRawAsync("UPDATE inbox_messages_schema SET version = 1", Ct);
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(Ct));
+
+        Assert.Contains("are at schema version 1 (read from inbox_messages_schema)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("migrations/sqlite/002-AddSchemaVersion.sql", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EnsureCreated_OutboxAndInboxOfTwoContextsInOneDatabase_EachCreatesItsOwnVersionTable()
+    {
+        // A service whose outbox and inbox are mapped by two DbContexts on one database: no table is mapped twice.
+        var connectionString = Sqlite("two-contexts.db");
+        await using (var outbox = SqliteContext(connectionString))
+        {
+            await outbox.Database.EnsureCreatedAsync(Ct);
+        }
+
+        await using var inbox = new InboxTestDbContext(new DbContextOptionsBuilder<InboxTestDbContext>().UseSqlite(connectionString).Options);
+        await inbox.GetService<Microsoft.EntityFrameworkCore.Storage.IRelationalDatabaseCreator>().CreateTablesAsync(Ct);
+
+        Assert.Equal(OutboxSchemaVersion.Current, await inbox.Set<InboxSchemaRecord>().Select(r => r.Version).SingleAsync(Ct));
+    }
+
+    [Fact]
     public async Task Dispose_PublishedWithoutSaveChanges_WarnsNamingTheMessageType()
     {
         var logs = new LogCapture();
@@ -261,9 +397,14 @@ public sealed class OutboxStartupCheckTests : IDisposable
         return builder;
     }
 
-    private static IHost SqliteHost(string connectionString)
+    private static IHost SqliteHost(string connectionString, LogCapture? logs = null)
     {
         var builder = Builder();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+
         builder.Services.AddDbContext<TestDbContext>((sp, o) => o.UseSqlite(connectionString).UseOutbox(sp));
         builder.Services.AddOutbox().UseSqlite<TestDbContext>().UseInMemoryTransport();
         return builder.Build();

@@ -7,6 +7,9 @@
   const $ = (id) => document.getElementById(id);
   let deadLetterCursor = null;
   let shownDeadLetters = null;
+  let shownInboxDeadLettered = null;
+  let shownPending = null;
+  let openEndpoints = new Map(); // destination → its open or half-open circuit, for the pending rows' last error
 
   function status(text, isError) {
     const s = $('status');
@@ -59,35 +62,83 @@
   }
 
   // ---- Charts ------------------------------------------------------------------------------------------------
+  // Each line has its own colour AND dash pattern (CSS classes on the SVG elements), so that lines that coincide,
+  // such as published and dispatched in a healthy system, stay distinguishable; the legend draws the same strokes.
 
-  function draw(svgId, series, format) {
+  const SVG = 'http://www.w3.org/2000/svg';
+  const W = 600, H = 150, LEFT = 52, RIGHT = 592, TOP = 10, BOTTOM = 118;
+
+  function svgEl(tag, attributes, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attributes)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function clock(date) {
+    return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+  }
+
+  function legend(id, series) {
+    $(id).replaceChildren(...series.map((s) => {
+      const item = el('span', null, 'k');
+      item.dataset.series = s.className;
+      const sample = svgEl('svg', { width: 28, height: 10, viewBox: '0 0 28 10', 'aria-hidden': 'true', class: 'swatch' });
+      sample.appendChild(svgEl('line', { x1: 1, y1: 5, x2: 27, y2: 5, class: 'line ' + s.className }));
+      item.append(sample, document.createTextNode(s.label));
+      return item;
+    }));
+  }
+
+  // series: [{ className, label, values }]; times: the start of each bucket (Date). Draws the grid, the value axis
+  // (0, half, max in the series' unit) and the time axis (clock time of five buckets, the last one "now").
+  function draw(svgId, series, times, format) {
     const svg = $(svgId);
-    const width = 600, height = 120, pad = 4;
-    let max = 0, length = 0, any = false;
+    legend(svgId + '-legend', series);
+    let max = 0, any = false;
+    const length = times.length;
     for (const s of series) {
-      length = Math.max(length, s.values.length);
       for (const v of s.values) {
-        if (v === null) continue;
+        if (v === null || v === undefined) continue;
         any = true;
         if (v > max) max = v;
       }
     }
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    $(svgId + '-max').textContent = any ? 'max ' + format(max) : 'no data yet';
-    if (length < 2 || !any) return;
+    svg.replaceChildren();
     const top = max > 0 ? max : 1;
+    const x = (i) => LEFT + (length > 1 ? (i / (length - 1)) * (RIGHT - LEFT) : 0);
+    const y = (v) => BOTTOM - (v / top) * (BOTTOM - TOP);
+    for (const fraction of [0, 0.5, 1]) {
+      const value = top * fraction;
+      svg.appendChild(svgEl('line', { x1: LEFT, x2: RIGHT, y1: y(value), y2: y(value), class: 'grid' }));
+      svg.appendChild(svgEl('text', { x: LEFT - 4, y: y(value) + 4, 'text-anchor': 'end', class: 'axis value' }, any ? (value === 0 ? '0' : format(value)) : ''));
+    }
+    if (length > 1) {
+      const ticks = 5;
+      for (let t = 0; t < ticks; t++) {
+        const i = Math.round((t / (ticks - 1)) * (length - 1));
+        const anchor = t === 0 ? 'start' : t === ticks - 1 ? 'end' : 'middle';
+        svg.appendChild(svgEl('line', { x1: x(i), x2: x(i), y1: BOTTOM, y2: BOTTOM + 4, class: 'tick' }));
+        svg.appendChild(svgEl('text', { x: x(i), y: BOTTOM + 17, 'text-anchor': anchor, class: 'axis time' },
+          t === ticks - 1 ? 'now' : clock(times[i])));
+      }
+      svg.appendChild(svgEl('text', { x: (LEFT + RIGHT) / 2, y: H - 2, 'text-anchor': 'middle', class: 'axis caption' },
+        'time (' + Math.round((times[length - 1] - times[0]) / 60000) + ' min window)'));
+    }
+    if (!any) {
+      svg.appendChild(svgEl('text', { x: (LEFT + RIGHT) / 2, y: (TOP + BOTTOM) / 2, 'text-anchor': 'middle', class: 'axis nodata' }, 'no data yet'));
+      return;
+    }
     for (const s of series) {
       const points = [];
       s.values.forEach((v, i) => {
-        if (v === null) return;
-        const x = (i / (length - 1)) * width;
-        const y = height - pad - (v / top) * (height - 2 * pad);
-        points.push(x.toFixed(1) + ',' + y.toFixed(1));
+        if (v === null || v === undefined) return;
+        points.push(x(i).toFixed(1) + ',' + y(v).toFixed(1));
       });
-      const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-      line.setAttribute('points', points.join(' '));
-      line.setAttribute('class', s.className);
-      line.setAttribute('stroke', 'currentColor');
+      if (points.length === 0) continue;
+      const line = svgEl('polyline', { points: points.join(' '), class: 'line ' + s.className });
+      line.dataset.series = s.className;
+      line.appendChild(svgEl('title', {}, s.label));
       svg.appendChild(line);
     }
   }
@@ -109,31 +160,41 @@
     err.textContent = stats.backlogError || '';
 
     const series = stats.series;
+    const times = series.map((x) => new Date(x.start));
     const perSecond = (n) => n / stats.bucketSeconds;
     const done = series.length > 1 ? series[series.length - 2] : null; // the last complete bucket
     $('throughput').textContent = done ? perSecond(done.dispatched).toFixed(1) : '–';
+    $('consumed').textContent = done ? perSecond(done.inboxProcessed).toFixed(1) : '–';
     $('latency').textContent = done ? duration(done.latencyP95 ?? null) : '–';
+    $('consumer-latency').textContent = done ? duration(done.consumeP95 ?? null) : '–';
     draw('chart-backlog', [
-      { className: 'pending', values: carry(series.map((x) => x.pending ?? null)) },
-      { className: 'dead', values: carry(series.map((x) => x.deadLetters ?? null)) },
-    ], (v) => String(Math.round(v)));
+      { className: 'pending', label: 'pending', values: carry(series.map((x) => x.pending ?? null)) },
+      { className: 'dead', label: 'dead letters (outbox)', values: carry(series.map((x) => x.deadLetters ?? null)) },
+    ], times, (v) => String(Math.round(v)));
     draw('chart-throughput', [
-      { className: 'dispatched', values: series.map((x) => perSecond(x.dispatched)) },
-      { className: 'published', values: series.map((x) => perSecond(x.published)) },
-      { className: 'failed', values: series.map((x) => perSecond(x.failed)) },
-    ], (v) => v.toFixed(1) + '/s');
+      { className: 'published', label: 'published', values: series.map((x) => perSecond(x.published)) },
+      { className: 'dispatched', label: 'dispatched', values: series.map((x) => perSecond(x.dispatched)) },
+      { className: 'consumed', label: 'consumed', values: series.map((x) => perSecond(x.inboxProcessed)) },
+      { className: 'failed', label: 'failed', values: series.map((x) => perSecond(x.failed)) },
+    ], times, (v) => v.toFixed(v >= 10 ? 0 : 1) + '/s');
     draw('chart-latency', [
-      { className: 'p50', values: series.map((x) => x.latencyP50 ?? null) },
-      { className: 'p95', values: series.map((x) => x.latencyP95 ?? null) },
-    ], duration);
+      { className: 'p50', label: 'delivery p50', values: series.map((x) => x.latencyP50 ?? null) },
+      { className: 'p95', label: 'delivery p95', values: series.map((x) => x.latencyP95 ?? null) },
+      { className: 'consume-p95', label: 'consumer p95', values: series.map((x) => x.consumeP95 ?? null) },
+    ], times, duration);
 
-    if (b && b.deadLetters !== shownDeadLetters) {
+    showEndpoints(stats.endpoints || []);
+    if (b && (b.deadLetters !== shownDeadLetters || b.pending !== shownPending)) {
+      shownPending = b.pending;
       await loadDeadLetters(true);
       await loadPending();
     }
-    showEndpoints(stats.endpoints || []);
     $('inbox-section').hidden = !stats.inboxAvailable;
-    if (stats.inboxAvailable && $('inbox-dead-letters').dataset.loaded !== '1') {
+    $('inbox-dead-letters-part').hidden = !stats.inboxAvailable;
+    // The inbox list is read again when the meter saw inbox dead letters since it was read (or on first sight).
+    const inboxDead = series.reduce((n, x) => n + (x.inboxDeadLettered || 0), 0);
+    if (stats.inboxAvailable && ($('inbox-dead-letters').dataset.loaded !== '1' || inboxDead !== shownInboxDeadLettered)) {
+      shownInboxDeadLettered = inboxDead;
       await loadInbox();
     }
   }
@@ -141,6 +202,7 @@
   // Open and half-open circuits with the endpoint failure that opened them; closed ones are only counted.
   function showEndpoints(endpoints) {
     const failing = endpoints.filter((e) => e.state !== 'closed');
+    openEndpoints = new Map(failing.map((e) => [e.destination, e]));
     $('endpoints-summary').textContent = failing.length === 0
       ? 'All circuits closed' + (endpoints.length ? ' (' + endpoints.length + ' recovered)' : '')
       : failing.length + ' open';
@@ -207,6 +269,16 @@
     shownDeadLetters = count === '–' ? null : Number(count);
   }
 
+  // The row's own last error (the dispatcher writes the cause of an open circuit there, never Polly's bare "the
+  // circuit is now open"); a row not tried yet whose destination's circuit is open shows that circuit's cause.
+  function lastError(m) {
+    if (m.error) return m.error;
+    const circuit = openEndpoints.get(m.destination);
+    if (!circuit) return '';
+    return 'Not sent yet: the circuit of ' + circuit.destination + ' is ' + (circuit.state === 'halfOpen' ? 'half-open' : 'open') +
+      (circuit.causeType ? ' after ' + circuit.causeType + ': ' + (circuit.cause ?? '') : '');
+  }
+
   async function loadPending() {
     const page = await api('pending?pageSize=20');
     const body = $('pending').tBodies[0];
@@ -221,7 +293,7 @@
       row.appendChild(el('td', keySeq(m)));
       row.appendChild(el('td', m.attempts, 'num'));
       row.appendChild(el('td', when(m.createdAt)));
-      row.appendChild(el('td', m.error, 'reason'));
+      row.appendChild(el('td', lastError(m), 'reason'));
       const actions = el('td');
       actions.appendChild(actionButton('Show', 'show-pending', m.id));
       row.appendChild(actions);
@@ -253,6 +325,7 @@
     }
     table.dataset.loaded = '1';
     $('inbox-empty').hidden = page.items.length > 0;
+    $('inbox-dead-letter-count').textContent = String(page.items.length) + (page.next ? '+' : '');
   }
 
   function selectedIds() {

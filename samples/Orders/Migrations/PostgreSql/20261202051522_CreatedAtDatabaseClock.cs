@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Outbox.Migrations.Migrations.PostgreSql
+namespace Samples.Orders.Migrations.PostgreSql
 {
     /// <inheritdoc />
     public partial class CreatedAtDatabaseClock : Migration
@@ -19,6 +19,20 @@ namespace Outbox.Migrations.Migrations.PostgreSql
                 defaultValueSql: "now()",
                 oldClrType: typeof(DateTime),
                 oldType: "timestamp with time zone");
+
+            migrationBuilder.UpdateData(
+                table: "inbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 3);
+
+            migrationBuilder.UpdateData(
+                table: "outbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 3);
         }
 
         /// <inheritdoc />
@@ -32,6 +46,20 @@ namespace Outbox.Migrations.Migrations.PostgreSql
                 oldClrType: typeof(DateTime),
                 oldType: "timestamp with time zone",
                 oldDefaultValueSql: "now()");
+
+            migrationBuilder.UpdateData(
+                table: "inbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 2);
+
+            migrationBuilder.UpdateData(
+                table: "outbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 2);
         }
     }
 }

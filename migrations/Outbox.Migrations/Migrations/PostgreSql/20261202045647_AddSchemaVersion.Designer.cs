@@ -5,15 +5,15 @@ using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
-using Samples.Orders.Data;
+using Outbox.Migrations;
 
 #nullable disable
 
-namespace Samples.Orders.Migrations.PostgreSql
+namespace Outbox.Migrations.Migrations.PostgreSql
 {
-    [DbContext(typeof(PostgreSqlOrdersDb))]
-    [Migration("20261202043950_CreatedAtDatabaseClock")]
-    partial class CreatedAtDatabaseClock
+    [DbContext(typeof(PostgreSqlOutboxContext))]
+    [Migration("20261202045647_AddSchemaVersion")]
+    partial class AddSchemaVersion
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -209,6 +209,29 @@ namespace Samples.Orders.Migrations.PostgreSql
                     b.ToTable("inbox_messages", (string)null);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_inbox_messages_schema");
+
+                    b.ToTable("inbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.InboxSequenceRecord", b =>
                 {
                     b.Property<string>("Consumer")
@@ -255,10 +278,8 @@ namespace Samples.Orders.Migrations.PostgreSql
                         .HasColumnName("content_type");
 
                     b.Property<DateTime>("CreatedAt")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at")
-                        .HasDefaultValueSql("now()");
+                        .HasColumnName("created_at");
 
                     b.Property<string>("Destination")
                         .IsRequired()
@@ -328,6 +349,29 @@ namespace Samples.Orders.Migrations.PostgreSql
                         .HasAnnotation("Npgsql:StorageParameter:fillfactor", 50);
                 });
 
+            modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSchemaRecord", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Version")
+                        .HasColumnType("integer")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_outbox_messages_schema");
+
+                    b.ToTable("outbox_messages_schema", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            Version = 2
+                        });
+                });
+
             modelBuilder.Entity("Outbox.EntityFrameworkCore.OutboxSequenceRecord", b =>
                 {
                     b.Property<string>("PartitionKey")
@@ -343,48 +387,6 @@ namespace Samples.Orders.Migrations.PostgreSql
                         .HasName("pk_outbox_sequences");
 
                     b.ToTable("outbox_sequences", (string)null);
-                });
-
-            modelBuilder.Entity("Samples.Orders.Data.Order", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid");
-
-                    b.Property<long>("AmountCents")
-                        .HasColumnType("bigint");
-
-                    b.Property<string>("Customer")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
-
-                    b.Property<string>("FailureReason")
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)");
-
-                    b.Property<Guid?>("PaymentId")
-                        .HasColumnType("uuid");
-
-                    b.Property<int>("PaymentResults")
-                        .HasColumnType("integer");
-
-                    b.Property<DateTime>("PlacedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<DateTime?>("SettledAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<string>("Status")
-                        .IsRequired()
-                        .HasMaxLength(20)
-                        .HasColumnType("character varying(20)");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("Status");
-
-                    b.ToTable("orders", (string)null);
                 });
 #pragma warning restore 612, 618
         }

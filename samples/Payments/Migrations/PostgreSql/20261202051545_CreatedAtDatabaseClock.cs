@@ -19,6 +19,20 @@ namespace Samples.Payments.Migrations.PostgreSql
                 defaultValueSql: "now()",
                 oldClrType: typeof(DateTime),
                 oldType: "timestamp with time zone");
+
+            migrationBuilder.UpdateData(
+                table: "inbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 3);
+
+            migrationBuilder.UpdateData(
+                table: "outbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 3);
         }
 
         /// <inheritdoc />
@@ -32,6 +46,20 @@ namespace Samples.Payments.Migrations.PostgreSql
                 oldClrType: typeof(DateTime),
                 oldType: "timestamp with time zone",
                 oldDefaultValueSql: "now()");
+
+            migrationBuilder.UpdateData(
+                table: "inbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 2);
+
+            migrationBuilder.UpdateData(
+                table: "outbox_messages_schema",
+                keyColumn: "id",
+                keyValue: 1,
+                column: "version",
+                value: 2);
         }
     }
 }
