@@ -55,6 +55,7 @@ public sealed partial class SnippetTests
     [
         ("ShopDb", "public sealed class ShopDb(Microsoft.EntityFrameworkCore.DbContextOptions<ShopDb> options) : Microsoft.EntityFrameworkCore.DbContext(options) { public Microsoft.EntityFrameworkCore.DbSet<Order> Orders => Set<Order>(); }"),
         ("OrdersDb", "public sealed class OrdersDb(Microsoft.EntityFrameworkCore.DbContextOptions<OrdersDb> options) : Microsoft.EntityFrameworkCore.DbContext(options);"),
+        ("BillingDb", "public sealed class BillingDb(Microsoft.EntityFrameworkCore.DbContextOptions<BillingDb> options) : Microsoft.EntityFrameworkCore.DbContext(options);"),
         ("PaymentsDb", "public sealed class PaymentsDb(Microsoft.EntityFrameworkCore.DbContextOptions<PaymentsDb> options) : Microsoft.EntityFrameworkCore.DbContext(options) { public Microsoft.EntityFrameworkCore.DbSet<Payment> Payments => Set<Payment>(); }"),
         ("Order", "public sealed class Order { public Guid Id { get; set; } public decimal Total { get; set; } }"),
         ("Payment", "public sealed class Payment { public Guid Id { get; set; } public Guid OrderId { get; set; } public decimal Amount { get; set; } }"),
