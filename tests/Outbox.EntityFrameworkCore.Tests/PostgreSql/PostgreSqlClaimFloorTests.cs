@@ -29,12 +29,13 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         var store = host.Services.GetRequiredService<IOutboxStore>();
         var owner = Guid.NewGuid();
 
-        // A long transaction takes the lower id and keeps it uncommitted, 10× the lag, while later messages are
+        // A long transaction takes the lower id and keeps it uncommitted, at least 10× the lag and at least 10 rounds
+        // (counted, so that a slow machine does not shorten the test to a round or two), while later messages are
         // delivered and the floor is read again and again.
         await using var slow = await OpenPublish.WriteAsync(database);
         var delivered = new List<long>();
         var open = Stopwatch.StartNew();
-        while (open.Elapsed < TimeSpan.FromSeconds(1))
+        for (var round = 0; round < 10 || open.Elapsed < TimeSpan.FromSeconds(1); round++)
         {
             await PublishAsync(database, "early");
             delivered.AddRange(await DeliverAllAsync(store, owner));
@@ -51,8 +52,19 @@ public sealed class PostgreSqlClaimFloorTests(PostgreSqlFixture fixture) : IClas
         await using (var lockTransaction = await locker.Database.BeginTransactionAsync(Ct))
         {
             await locker.Database.ExecuteSqlAsync($"SELECT 1 FROM outbox_messages WHERE message_id = {slow.MessageId} FOR UPDATE", Ct);
-            Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
-            await Task.Delay(300, Ct); // the read that claim started has finished
+
+            // Two floor reads end while the row is locked, so at least one of them started after the commit (each
+            // claim starts one once the refresh interval has passed and none is running); counted, not timed.
+            var floorStore = Assert.IsType<PostgreSqlOutboxStore<TestDbContext>>(store);
+            var readsBefore = floorStore.FloorReads;
+            var waiting = Stopwatch.StartNew();
+            while (floorStore.FloorReads < readsBefore + 2)
+            {
+                Assert.True(waiting.Elapsed < TimeSpan.FromSeconds(60), "No floor read ended while the late row was locked.");
+                Assert.Empty(await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct));
+                await Task.Delay(60, Ct);
+            }
+
             await lockTransaction.CommitAsync(Ct);
         }
 
