@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole CI (./test.sh) on a fresh clone of one commit beside a busy machine, N times in a row,
+# Runs the whole CI (.ci/run) on a fresh clone of one commit beside a busy machine, N times in a row,
 # stopping at the first failure. Proof for "the suite is green on a loaded 2-core machine".
 #   eng/stressed-ci.sh [commit] [runs]      (defaults: HEAD, 3)
 # Load: stress-ng --cpu 8 --vm 2 --vm-bytes 1G, started 60 s before the first run and kept for all of them.
@@ -25,7 +25,7 @@ for i in $(seq 1 "$runs"); do
   dir="$out/clone-$i"
   git clone -q "$repo" "$dir" && git -C "$dir" checkout -q "$commit"
   start=$(date +%s); load_from=$(wc -l <"$out/load.log")
-  if (cd "$dir" && ./test.sh) >"$out/run-$i.log" 2>&1; then result=passed; else result=failed; fi
+  if (cd "$dir" && .ci/run) >"$out/run-$i.log" 2>&1; then result=passed; else result=failed; fi
   secs=$(( $(date +%s) - start ))
   mean=$(tail -n +"$((load_from + 1))" "$out/load.log" | awk '{s+=$2; n++} END {if (n) printf "%.1f", s/n; else print "n/a"}')
   totals=$(grep -E "Total tests|Passed!|Failed!|total:" "$out/run-$i.log" | tail -n 3 | tr '\n' ' ')
