@@ -66,8 +66,8 @@ public static partial class OutboxScripts
     /// <summary>
     /// PostgreSQL: exactly <c>dotnet ef migrations script --idempotent</c> (each migration guarded by
     /// <c>__EFMigrationsHistory</c>). SQLite: EF Core cannot script idempotently for SQLite, so the plain script's
-    /// statements get <c>IF NOT EXISTS</c> / <c>OR IGNORE</c>; a migration with any other kind of statement (a table
-    /// rebuild) makes this throw, to be handled by hand.
+    /// statements get <c>IF NOT EXISTS</c> / <c>OR IGNORE</c>, and a table rebuild is made one transaction that can run
+    /// again; a migration with any other kind of statement makes this throw, to be handled by hand.
     /// </summary>
     /// <param name="provider"><c>postgresql</c> or <c>sqlite</c>.</param>
     /// <param name="fromMigration">The migration the database is at (exclusive); null for an empty database.</param>
@@ -82,6 +82,13 @@ public static partial class OutboxScripts
         }
 
         var script = migrator.GenerateScript(fromMigration, toMigration, MigrationsSqlGenerationOptions.Default);
+
+        // A table rebuild (how SQLite alters a table: copy into ef_temp_<table>, drop, rename, recreate the indexes) is
+        // written by EF Core in three transactions around PRAGMA foreign_keys. Merged into one, with the half-built copy
+        // of an interrupted earlier run dropped first, it is atomic and can run again (each run rebuilds the table once
+        // more). The library's tables have no foreign keys, so the PRAGMAs have nothing to guard.
+        script = RebuildTransactionSplit().Replace(script, string.Empty);
+        script = RebuildCopy().Replace(script, "DROP TABLE IF EXISTS \"$1\";\n\nCREATE TABLE \"$1\"");
         script = CreateTable().Replace(script, "CREATE TABLE IF NOT EXISTS \"");
         script = CreateIndex().Replace(script, m => $"CREATE {m.Groups[1].Value}INDEX IF NOT EXISTS \"");
         script = script.Replace("INSERT INTO \"__EFMigrationsHistory\"", "INSERT OR IGNORE INTO \"__EFMigrationsHistory\"", StringComparison.Ordinal);
@@ -99,7 +106,13 @@ public static partial class OutboxScripts
             }
         }
 
-        return Normalize("-- Idempotent: every statement is guarded (IF NOT EXISTS, INSERT OR IGNORE); safe to run again.\n" + script);
+        var header = "-- Idempotent: every statement is guarded (IF NOT EXISTS, INSERT OR IGNORE); safe to run again.\n";
+        if (script.Contains("\"ef_temp_", StringComparison.Ordinal))
+        {
+            header += "-- A table rebuild (copy, drop, rename) runs in one transaction; running it again rebuilds the table again.\n";
+        }
+
+        return Normalize(header + script);
     }
 
     private static IEnumerable<string> Statements(string script) =>
@@ -112,12 +125,18 @@ public static partial class OutboxScripts
     [GeneratedRegex("INSERT INTO \"(\\w+)_schema\"")]
     private static partial Regex VersionRowInsert();
 
+    [GeneratedRegex("COMMIT;\\s*PRAGMA foreign_keys = [01];\\s*BEGIN TRANSACTION;\\s*")]
+    private static partial Regex RebuildTransactionSplit();
+
+    [GeneratedRegex("CREATE TABLE \"(ef_temp_\\w+)\"")]
+    private static partial Regex RebuildCopy();
+
     [GeneratedRegex("CREATE TABLE \"")]
     private static partial Regex CreateTable();
 
     [GeneratedRegex("CREATE (UNIQUE )?INDEX \"")]
     private static partial Regex CreateIndex();
 
-    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"(__EFMigrationsHistory|\\w+_schema)\"|UPDATE \"\\w+_schema\" SET|SELECT changes\\(\\)$)")]
+    [GeneratedRegex("^(BEGIN TRANSACTION|COMMIT|CREATE TABLE IF NOT EXISTS|DROP TABLE IF EXISTS \"ef_temp_\\w+\"$|INSERT INTO \"ef_temp_\\w+\"|DROP TABLE \"\\w+\"$|ALTER TABLE \"ef_temp_\\w+\" RENAME TO \"\\w+\"$|CREATE (UNIQUE )?INDEX IF NOT EXISTS|INSERT OR IGNORE INTO \"(__EFMigrationsHistory|\\w+_schema)\"|UPDATE \"\\w+_schema\" SET|SELECT changes\\(\\)$)")]
     private static partial Regex AllowedSqlite();
 }

@@ -84,20 +84,24 @@ public static class OutboxModelBuilderExtensions
         {
             e.ToTable(options.DeadLetterTable, options.Schema);
             e.HasKey(x => x.Id).HasName($"pk_{options.DeadLetterTable}");
-            e.Property(x => x.Id).HasColumnName("id").ValueGeneratedNever();
-            e.Property(x => x.MessageId).HasColumnName("message_id");
-            e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512);
-            e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512);
-            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512);
-            e.Property(x => x.SequenceNumber).HasColumnName("sequence_number");
-            e.Property(x => x.Payload).HasColumnName("payload");
-            e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256);
-            e.Property(x => x.Headers).HasColumnName("headers");
-            e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128);
-            e.Property(x => x.CreatedAt).HasColumnName("created_at");
-            e.Property(x => x.Attempts).HasColumnName("attempts");
-            e.Property(x => x.Reason).HasColumnName("reason");
-            e.Property(x => x.DeadLetteredAt).HasColumnName("dead_lettered_at");
+
+            // payload is the last column: SQLite can then insert a dead letter with a zero-blob payload (which it stores
+            // without materializing only as the record's last field) and copy the payload in chunks through incremental
+            // blob I/O, so that moving a huge row never holds it whole in memory. PostgreSQL ignores the order.
+            e.Property(x => x.Id).HasColumnName("id").ValueGeneratedNever().HasColumnOrder(0);
+            e.Property(x => x.MessageId).HasColumnName("message_id").HasColumnOrder(1);
+            e.Property(x => x.Destination).HasColumnName("destination").HasMaxLength(512).HasColumnOrder(2);
+            e.Property(x => x.MessageType).HasColumnName("message_type").HasMaxLength(512).HasColumnOrder(3);
+            e.Property(x => x.PartitionKey).HasColumnName("partition_key").HasMaxLength(512).HasColumnOrder(4);
+            e.Property(x => x.SequenceNumber).HasColumnName("sequence_number").HasColumnOrder(5);
+            e.Property(x => x.ContentType).HasColumnName("content_type").HasMaxLength(256).HasColumnOrder(6);
+            e.Property(x => x.Headers).HasColumnName("headers").HasColumnOrder(7);
+            e.Property(x => x.TraceParent).HasColumnName("trace_parent").HasMaxLength(128).HasColumnOrder(8);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at").HasColumnOrder(9);
+            e.Property(x => x.Attempts).HasColumnName("attempts").HasColumnOrder(10);
+            e.Property(x => x.Reason).HasColumnName("reason").HasColumnOrder(11);
+            e.Property(x => x.DeadLetteredAt).HasColumnName("dead_lettered_at").HasColumnOrder(12);
+            e.Property(x => x.Payload).HasColumnName("payload").HasColumnOrder(13);
             e.HasIndex(x => x.DeadLetteredAt).HasDatabaseName($"ix_{options.DeadLetterTable}_dead_lettered_at");
 
             // For OrderingAfterDeadLetter = Hold: "is this key held by a dead letter?"

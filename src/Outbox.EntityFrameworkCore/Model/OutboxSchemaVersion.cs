@@ -32,7 +32,7 @@ internal sealed class InboxSchemaRecord : SchemaVersionRecord;
 internal static class OutboxSchemaVersion
 {
     /// <summary>The version the model maps and the start-up check expects.</summary>
-    public const int Current = 3;
+    public const int Current = 4;
 
     /// <summary>
     /// The table that holds the version of a set of tables, beside them: <c>&lt;table&gt;_schema</c> of the outbox table
@@ -51,6 +51,7 @@ internal static class OutboxSchemaVersion
         (1, "001-Initial.sql"),
         (2, "002-AddSchemaVersion.sql"),
         (3, "003-CreatedAtDatabaseClock.sql"),
+        (4, "004-DeadLetterPayloadLast.sql"),
     ];
 
     /// <summary>Maps the version table of one side (<typeparamref name="TRecord"/>) with its seed row.</summary>

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Outbox.EntityFrameworkCore;
@@ -10,8 +11,10 @@ namespace Outbox.EntityFrameworkCore;
 /// </summary>
 public sealed class OutboxTables
 {
-    private OutboxTables(string outbox, string deadLetters, string sequences, string notificationChannel, string? connectionString)
+    private OutboxTables(string outbox, string deadLetters, string sequences, string notificationChannel, string? connectionString, string outboxName, string deadLetterName)
     {
+        OutboxName = outboxName;
+        DeadLetterName = deadLetterName;
         NotificationChannel = notificationChannel;
         Outbox = outbox;
         DeadLetters = deadLetters;
@@ -24,6 +27,12 @@ public sealed class OutboxTables
 
     /// <summary>The delimited, schema-qualified dead-letter table.</summary>
     public string DeadLetters { get; }
+
+    /// <summary>The outbox table's bare name (not delimited, no schema), for APIs that take a name rather than SQL.</summary>
+    internal string OutboxName { get; }
+
+    /// <summary>The dead-letter table's bare name (not delimited, no schema), for APIs that take a name rather than SQL.</summary>
+    internal string DeadLetterName { get; }
 
     /// <summary>The delimited, schema-qualified table of per-key sequence numbers.</summary>
     public string Sequences { get; }
@@ -49,7 +58,9 @@ public sealed class OutboxTables
             Qualify(context, typeof(DeadLetterRecord), helper),
             Qualify(context, typeof(OutboxSequenceRecord), helper),
             Channel(outbox?.GetSchema(), outbox?.GetTableName() ?? "outbox"),
-            context.Database.GetConnectionString());
+            context.Database.GetConnectionString(),
+            TableName(context, typeof(OutboxRecord)),
+            TableName(context, typeof(DeadLetterRecord)));
     }
 
     private static string Channel(string? schema, string table)
@@ -64,10 +75,15 @@ public sealed class OutboxTables
         return "outbox_" + hash[..32];
     }
 
+    private static string TableName(DbContext context, Type entity) => EntityType(context, entity).GetTableName()!;
+
+    private static IEntityType EntityType(DbContext context, Type entity) =>
+        context.Model.FindEntityType(entity)
+            ?? throw new InvalidOperationException($"The model of {context.GetType().Name} has no outbox tables: call modelBuilder.AddOutbox() in OnModelCreating.");
+
     private static string Qualify(DbContext context, Type entity, ISqlGenerationHelper helper)
     {
-        var type = context.Model.FindEntityType(entity)
-            ?? throw new InvalidOperationException($"The model of {context.GetType().Name} has no outbox tables: call modelBuilder.AddOutbox() in OnModelCreating.");
+        var type = EntityType(context, entity);
         var table = type.GetTableName() ?? throw new InvalidOperationException($"{entity.Name} is not mapped to a table.");
         var schema = type.GetSchema();
 

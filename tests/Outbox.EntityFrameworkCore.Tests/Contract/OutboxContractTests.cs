@@ -355,6 +355,74 @@ public abstract class OutboxContractTests<TFixture>(TFixture fixture) : Database
         await AssertOutboxEmptyAsync();
     }
 
+    [Fact]
+    public async Task DeadLetter_RowAboveMaxPayloadSize_MovesItWholeUnlessAnotherOwnerHoldsItsLease()
+    {
+        // Three rows in the table, the first two above the limit: one whose lease (of a dispatcher gone since) expired an
+        // hour ago, one another dispatcher still holds, and an ordinary one.
+        var payload = new string('x', 4000);
+        Guid expired, held;
+        await using (var context = Database.CreateContext())
+        {
+            expired = context.Publish(new OrderPlaced(Guid.NewGuid(), payload, 1));
+            held = context.Publish(new OrderPlaced(Guid.NewGuid(), payload, 2));
+            context.Publish(new OrderPlaced(Guid.NewGuid(), "small", 3));
+            await context.SaveChangesAsync(Ct);
+        }
+
+        byte[] expiredBytes, heldBytes;
+        long heldPosition;
+        await using (var context = Database.CreateContext())
+        {
+            var rows = await context.Set<OutboxRecord>().OrderBy(r => r.Id).ToListAsync(Ct);
+            rows[0].LeaseOwner = Guid.NewGuid();
+            rows[0].LeaseExpiresAt = DateTime.UtcNow.AddHours(-1);
+            rows[0].Attempts = 2;
+            rows[1].LeaseOwner = Guid.NewGuid();
+            rows[1].LeaseExpiresAt = DateTime.UtcNow.AddHours(1);
+            rows[1].Attempts = 1;
+            expiredBytes = rows[0].Payload;
+            heldBytes = rows[1].Payload;
+            heldPosition = rows[1].Id;
+            await context.SaveChangesAsync(Ct);
+        }
+
+        using var host = OutboxTestHost.Build(Database, new InMemoryTransport(), o =>
+        {
+            o.Enabled = false;
+            o.MaxPayloadSize = 1024;
+        });
+        var store = host.Services.GetRequiredService<IOutboxStore>();
+        var owner = Guid.NewGuid();
+        var claimed = await store.ClaimAsync(owner, 10, TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(2, claimed.Count); // the held row is not claimable
+        Assert.Equal(expired, claimed[0].MessageId);
+        Assert.True(claimed[0].Payload.IsEmpty, "the payload above the limit was read");
+        Assert.Equal(expiredBytes.Length, claimed[0].PayloadSize);
+        Assert.Equal(3, claimed[0].Attempt); // the two before, and this one
+
+        // Another lane claiming meanwhile does not get it too (so it is dead-lettered, logged and counted once).
+        var meanwhile = await store.ClaimAsync(Guid.NewGuid(), 10, TimeSpan.FromSeconds(30), Ct);
+        Assert.DoesNotContain(meanwhile, m => m.MessageId == expired);
+
+        // The dispatcher dead-letters what it claimed above the limit; a dead letter asked for the held row is refused.
+        await store.DeadLetterAsync(owner, [new OutboxDeadLetter(claimed[0].Position, "too large"), new OutboxDeadLetter(heldPosition, "too large")], Ct);
+
+        await using var check = Database.CreateContext();
+        var dead = Assert.Single(await check.Set<DeadLetterRecord>().ToListAsync(Ct));
+        Assert.Equal(expired, dead.MessageId);
+        Assert.Equal(expiredBytes, dead.Payload); // byte for byte
+        Assert.Equal(3, dead.Attempts); // the two before, and this one
+        Assert.Equal("too large", dead.Reason);
+        var left = await check.Set<OutboxRecord>().OrderBy(r => r.Id).ToListAsync(Ct);
+        Assert.Equal(2, left.Count);
+        Assert.Equal(held, left[0].MessageId);
+        Assert.Equal(heldPosition, left[0].Id);
+        Assert.Equal(1, left[0].Attempts);
+        Assert.Equal(heldBytes, left[0].Payload);
+    }
+
     /// <summary>The stored payload sizes of the outbox rows, in position order.</summary>
     private async Task<long[]> StoredPayloadSizesAsync()
     {

@@ -26,69 +26,83 @@ namespace Samples.Orders.Migrations.PostgreSql
                 {
                     b.Property<long>("Id")
                         .HasColumnType("bigint")
-                        .HasColumnName("id");
+                        .HasColumnName("id")
+                        .HasColumnOrder(0);
 
                     b.Property<int>("Attempts")
                         .HasColumnType("integer")
-                        .HasColumnName("attempts");
+                        .HasColumnName("attempts")
+                        .HasColumnOrder(10);
 
                     b.Property<string>("ContentType")
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)")
-                        .HasColumnName("content_type");
+                        .HasColumnName("content_type")
+                        .HasColumnOrder(6);
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
+                        .HasColumnName("created_at")
+                        .HasColumnOrder(9);
 
                     b.Property<DateTime>("DeadLetteredAt")
                         .HasColumnType("timestamp with time zone")
-                        .HasColumnName("dead_lettered_at");
+                        .HasColumnName("dead_lettered_at")
+                        .HasColumnOrder(12);
 
                     b.Property<string>("Destination")
                         .IsRequired()
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)")
-                        .HasColumnName("destination");
+                        .HasColumnName("destination")
+                        .HasColumnOrder(2);
 
                     b.Property<string>("Headers")
                         .HasColumnType("text")
-                        .HasColumnName("headers");
+                        .HasColumnName("headers")
+                        .HasColumnOrder(7);
 
                     b.Property<Guid>("MessageId")
                         .HasColumnType("uuid")
-                        .HasColumnName("message_id");
+                        .HasColumnName("message_id")
+                        .HasColumnOrder(1);
 
                     b.Property<string>("MessageType")
                         .IsRequired()
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)")
-                        .HasColumnName("message_type");
+                        .HasColumnName("message_type")
+                        .HasColumnOrder(3);
 
                     b.Property<string>("PartitionKey")
                         .HasMaxLength(512)
                         .HasColumnType("character varying(512)")
-                        .HasColumnName("partition_key");
+                        .HasColumnName("partition_key")
+                        .HasColumnOrder(4);
 
                     b.Property<byte[]>("Payload")
                         .IsRequired()
                         .HasColumnType("bytea")
-                        .HasColumnName("payload");
+                        .HasColumnName("payload")
+                        .HasColumnOrder(13);
 
                     b.Property<string>("Reason")
                         .IsRequired()
                         .HasColumnType("text")
-                        .HasColumnName("reason");
+                        .HasColumnName("reason")
+                        .HasColumnOrder(11);
 
                     b.Property<long?>("SequenceNumber")
                         .HasColumnType("bigint")
-                        .HasColumnName("sequence_number");
+                        .HasColumnName("sequence_number")
+                        .HasColumnOrder(5);
 
                     b.Property<string>("TraceParent")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
-                        .HasColumnName("trace_parent");
+                        .HasColumnName("trace_parent")
+                        .HasColumnOrder(8);
 
                     b.HasKey("Id")
                         .HasName("pk_outbox_dead_letters");
@@ -225,7 +239,7 @@ namespace Samples.Orders.Migrations.PostgreSql
                         new
                         {
                             Id = 1,
-                            Version = 3
+                            Version = 4
                         });
                 });
 
@@ -367,7 +381,7 @@ namespace Samples.Orders.Migrations.PostgreSql
                         new
                         {
                             Id = 1,
-                            Version = 3
+                            Version = 4
                         });
                 });
 

@@ -21,69 +21,83 @@ namespace Samples.Payments.Migrations.Sqlite
                 {
                     b.Property<long>("Id")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("id");
+                        .HasColumnName("id")
+                        .HasColumnOrder(0);
 
                     b.Property<int>("Attempts")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("attempts");
+                        .HasColumnName("attempts")
+                        .HasColumnOrder(10);
 
                     b.Property<string>("ContentType")
                         .IsRequired()
                         .HasMaxLength(256)
                         .HasColumnType("TEXT")
-                        .HasColumnName("content_type");
+                        .HasColumnName("content_type")
+                        .HasColumnOrder(6);
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
-                        .HasColumnName("created_at");
+                        .HasColumnName("created_at")
+                        .HasColumnOrder(9);
 
                     b.Property<DateTime>("DeadLetteredAt")
                         .HasColumnType("TEXT")
-                        .HasColumnName("dead_lettered_at");
+                        .HasColumnName("dead_lettered_at")
+                        .HasColumnOrder(12);
 
                     b.Property<string>("Destination")
                         .IsRequired()
                         .HasMaxLength(512)
                         .HasColumnType("TEXT")
-                        .HasColumnName("destination");
+                        .HasColumnName("destination")
+                        .HasColumnOrder(2);
 
                     b.Property<string>("Headers")
                         .HasColumnType("TEXT")
-                        .HasColumnName("headers");
+                        .HasColumnName("headers")
+                        .HasColumnOrder(7);
 
                     b.Property<Guid>("MessageId")
                         .HasColumnType("TEXT")
-                        .HasColumnName("message_id");
+                        .HasColumnName("message_id")
+                        .HasColumnOrder(1);
 
                     b.Property<string>("MessageType")
                         .IsRequired()
                         .HasMaxLength(512)
                         .HasColumnType("TEXT")
-                        .HasColumnName("message_type");
+                        .HasColumnName("message_type")
+                        .HasColumnOrder(3);
 
                     b.Property<string>("PartitionKey")
                         .HasMaxLength(512)
                         .HasColumnType("TEXT")
-                        .HasColumnName("partition_key");
+                        .HasColumnName("partition_key")
+                        .HasColumnOrder(4);
 
                     b.Property<byte[]>("Payload")
                         .IsRequired()
                         .HasColumnType("BLOB")
-                        .HasColumnName("payload");
+                        .HasColumnName("payload")
+                        .HasColumnOrder(13);
 
                     b.Property<string>("Reason")
                         .IsRequired()
                         .HasColumnType("TEXT")
-                        .HasColumnName("reason");
+                        .HasColumnName("reason")
+                        .HasColumnOrder(11);
 
                     b.Property<long?>("SequenceNumber")
                         .HasColumnType("INTEGER")
-                        .HasColumnName("sequence_number");
+                        .HasColumnName("sequence_number")
+                        .HasColumnOrder(5);
 
                     b.Property<string>("TraceParent")
                         .HasMaxLength(128)
                         .HasColumnType("TEXT")
-                        .HasColumnName("trace_parent");
+                        .HasColumnName("trace_parent")
+                        .HasColumnOrder(8);
 
                     b.HasKey("Id")
                         .HasName("pk_outbox_dead_letters");
@@ -218,7 +232,7 @@ namespace Samples.Payments.Migrations.Sqlite
                         new
                         {
                             Id = 1,
-                            Version = 3
+                            Version = 4
                         });
                 });
 
@@ -356,7 +370,7 @@ namespace Samples.Payments.Migrations.Sqlite
                         new
                         {
                             Id = 1,
-                            Version = 3
+                            Version = 4
                         });
                 });
 
