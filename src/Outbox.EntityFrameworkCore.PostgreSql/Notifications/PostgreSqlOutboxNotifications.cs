@@ -21,6 +21,9 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     private static readonly TimeSpan ReconnectBaseDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan ReconnectMaxDelay = TimeSpan.FromSeconds(10);
 
+    /// <summary>While NOTIFY keeps failing (retried every 10 s at most), it is logged at the first failure and every so many.</summary>
+    private const int NotifyFailureLogEvery = 30;
+
     /// <summary>How long the listener waits for its own probe (see <see cref="ProbeAsync"/>) before it warns.</summary>
     internal static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(10);
 
@@ -116,7 +119,13 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         {
             while (!stopping.IsCancellationRequested)
             {
-                await _committed.WaitAsync(stopping).ConfigureAwait(false);
+                // After a failed NOTIFY the commit it was for is still unannounced: send it again after the backoff rather
+                // than wait for the next commit, which may be minutes away, leaving listeners to their polling meanwhile.
+                if (failures == 0)
+                {
+                    await _committed.WaitAsync(stopping).ConfigureAwait(false);
+                }
+
                 try
                 {
                     connection ??= await OpenAsync(stopping).ConfigureAwait(false);
@@ -129,7 +138,11 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                 catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
                     failures++;
-                    PostgreSqlNotificationsLog.NotifyFailed(_logger, ex);
+                    if (failures % NotifyFailureLogEvery == 1)
+                    {
+                        PostgreSqlNotificationsLog.NotifyFailed(_logger, ex); // the first failure, then every 30th
+                    }
+
                     if (connection is not null)
                     {
                         await connection.DisposeAsync().ConfigureAwait(false);
@@ -169,6 +182,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                         Volatile.Write(ref received, 1);
                         if (e.Payload != ProbePayload)
                         {
+                            PostgreSqlNotificationsLog.Received(_logger, Channel);
                             _signal.Notify();
                         }
                     };
@@ -341,6 +355,9 @@ internal static partial class PostgreSqlNotificationsLog
     [LoggerMessage(EventId = 1107, Level = LogLevel.Debug, Message = "The outbox notification listener could not send its NOTIFY probe (attempt {Attempt} of {Attempts}); it tries again while listening.")]
     public static partial void ProbeNotSentYet(ILogger logger, Exception exception, int attempt, int attempts);
 
-    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Sending an outbox notification failed; dispatchers in other processes will find the messages by polling.")]
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Debug, Message = "The outbox notification listener received a notification on channel {Channel}; the dispatchers look for work.")]
+    public static partial void Received(ILogger logger, string channel);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Sending an outbox notification failed; it is sent again (backing off up to 10 s) until it goes through, and dispatchers in other processes poll meanwhile.")]
     public static partial void NotifyFailed(ILogger logger, Exception exception);
 }

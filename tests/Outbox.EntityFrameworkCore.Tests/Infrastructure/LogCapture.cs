@@ -36,6 +36,28 @@ public sealed class LogCapture : ILoggerProvider
 
     public bool Has(int eventId) => _entries.Any(e => e.Id.Id == eventId);
 
+    /// <summary>How many entries with <paramref name="eventId"/> were logged so far.</summary>
+    public int Count(int eventId) => _entries.Count(e => e.Id.Id == eventId);
+
+    /// <summary>
+    /// Waits until <paramref name="eventId"/> has been logged at least <paramref name="count"/> times; on timeout fails
+    /// with every entry captured so far.
+    /// </summary>
+    public async Task WaitForCountAsync(int eventId, int count, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (Count(eventId) < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(
+                    $"Event {eventId} was logged {Count(eventId)} times within {timeout}, not {count}. Logged meanwhile:{Environment.NewLine}{Describe()}");
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
     /// <summary>Every entry so far, one per line, for a failure message.</summary>
     public string Describe() =>
         string.Join(Environment.NewLine, _entries.Select(e => $"  [{e.Level}] {e.Id.Id}: {e.Message}"));

@@ -19,6 +19,7 @@ public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixtu
     private const int ProbeLost = 1104;
     private const int ProbeReceived = 1105;
     private const int ProbeNotSent = 1106;
+    private const int NotificationReceived = 1108;
 
     // The probe waits 10 s per attempt (up to 5 when it cannot be sent); the rest is room for a loaded machine.
     private static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(180);
@@ -52,8 +53,7 @@ public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixtu
         var logs = new LogCapture();
         var transport = new InMemoryTransport();
 
-        // The dispatcher process: everything through the pooler but its listener; polls only every 5 minutes, so only a
-        // notification can explain a prompt delivery.
+        // The dispatcher process: everything through the pooler but its listener.
         using var dispatcher = OutboxTestHost.Build(
             database,
             transport,
@@ -69,7 +69,8 @@ public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixtu
         await dispatcher.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(30), Ct);
 
         // The publishing process: no dispatcher, its own connections through the pooler, its NOTIFY through the pooler.
-        using var publisher = BuildPublisher(database);
+        var publisherLogs = new LogCapture();
+        using var publisher = BuildPublisher(database, publisherLogs);
         await publisher.StartAsync(Ct);
         using (var scope = publisher.Services.CreateScope())
         {
@@ -78,12 +79,18 @@ public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixtu
             await context.SaveChangesAsync(Ct);
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(30); // polling is 5 minutes: only a notification explains a delivery by then
-        while (transport.AcceptedCount == 0 && DateTime.UtcNow < deadline)
+        // The commit's NOTIFY, sent through the pooler, reaches the direct listener (event 1108; the dispatcher also
+        // polls, so the delivery alone would prove nothing); the bound only guards against a hang.
+        try
         {
-            await Task.Delay(10, Ct);
+            await logs.WaitForCountAsync(NotificationReceived, 1, TimeSpan.FromSeconds(120), Ct);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}{Environment.NewLine}Publisher log:{Environment.NewLine}{publisherLogs.Describe()}", ex);
         }
 
+        await dispatcher.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(120), Ct);
         Assert.Equal(1, transport.AcceptedCount);
         Assert.False(logs.Has(ProbeLost));
         await publisher.StopAsync(Ct);
@@ -93,10 +100,10 @@ public sealed class PgBouncerWakeUpTests(PgBouncerFixture fixture) : IClassFixtu
     private static void Capture(IServiceCollection services, LogCapture logs) =>
         services.AddLogging(l => l.AddProvider(logs).AddFilter<LogCapture>("Outbox", LogLevel.Debug));
 
-    private static IHost BuildPublisher(TestDatabase database)
+    private static IHost BuildPublisher(TestDatabase database, LogCapture logs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddProvider(logs);
         builder.Services.AddDbContext<TestDbContext>((sp, options) =>
         {
             database.Configure(options);

@@ -8,9 +8,22 @@ using Outbox.Transport.InMemory;
 
 namespace Outbox.EntityFrameworkCore.Tests.PostgreSql;
 
-/// <summary>LISTEN/NOTIFY: a publish committed by one process wakes the dispatcher of another.</summary>
+/// <summary>
+/// LISTEN/NOTIFY: a publish committed by one process wakes the dispatcher of another. The tests follow events, not the
+/// clock: the listener's own probe coming back (1105, after each LISTEN) says it listens, and each notification it
+/// receives from a commit elsewhere is logged (1108); the dispatcher also polls, so a delivery alone proves nothing.
+/// </summary>
 public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFixture<PostgreSqlFixture>
 {
+    private const int ProbeReceived = 1105;
+    private const int NotificationReceived = 1108;
+
+    // Only a bound against a hang: what is waited for is an event.
+    private static readonly TimeSpan WakeWait = TimeSpan.FromSeconds(120);
+
+    // The probe waits 10 s per attempt (up to 5 when it cannot be sent); the rest is room for a loaded machine.
+    private static readonly TimeSpan ProbeWait = TimeSpan.FromSeconds(180);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -19,30 +32,19 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
         await using var database = await fixture.CreateDatabaseAsync();
         var transport = new InMemoryTransport();
 
-        // The dispatcher process: polls only every 5 minutes, so only a notification can explain a prompt delivery.
-        using var dispatcher = await OutboxTestHost.StartAsync(database, transport, o => o.PollingInterval = TimeSpan.FromMinutes(5));
+        // The dispatcher process.
+        var logs = new LogCapture();
+        using var dispatcher = await StartDispatcherAsync(database, transport, logs);
+        await logs.WaitForCountAsync(ProbeReceived, 1, ProbeWait, Ct); // listening, and notifications arrive
         await dispatcher.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(30), Ct);
-        await Task.Delay(500, Ct); // let the listener connect and the loops go idle
 
         // The publishing process: no dispatcher of its own, its own connections, its own signal.
-        using var publisher = BuildPublisher(database);
+        var publisherLogs = new LogCapture();
+        using var publisher = BuildPublisher(database, publisherLogs);
         await publisher.StartAsync(Ct);
-        var committedAt = DateTime.UtcNow;
-        using (var scope = publisher.Services.CreateScope())
-        {
-            var context = scope.ServiceProvider.GetRequiredService<TestDbContext>();
-            context.Publish(new OrderPlaced(Guid.NewGuid(), "cross-process", 1));
-            await context.SaveChangesAsync(Ct);
-        }
+        await PublishAsync(publisher, "cross-process");
 
-        var deadline = DateTime.UtcNow.AddSeconds(30); // polling is 5 minutes: only a notification explains a delivery by then
-        while (transport.AcceptedCount == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10, Ct);
-        }
-
-        Assert.Equal(1, transport.AcceptedCount);
-        Assert.True(DateTime.UtcNow - committedAt < TimeSpan.FromSeconds(30));
+        await WaitForAcceptedAsync(transport, 1, logs, publisherLogs);
         await publisher.StopAsync(Ct);
         await dispatcher.StopAsync(Ct);
     }
@@ -52,8 +54,9 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
     {
         await using var database = (PostgreSqlTestDatabase)await fixture.CreateDatabaseAsync();
         var transport = new InMemoryTransport();
-        using var dispatcher = await OutboxTestHost.StartAsync(database, transport, o => o.PollingInterval = TimeSpan.FromMinutes(5));
-        await Task.Delay(500, Ct);
+        var logs = new LogCapture();
+        using var dispatcher = await StartDispatcherAsync(database, transport, logs);
+        await logs.WaitForCountAsync(ProbeReceived, 1, ProbeWait, Ct);
 
         // Kill the listener's backend, as a database failover or a network blip would.
         await using (var admin = database.CreateContext())
@@ -62,31 +65,95 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-notifications' AND query LIKE 'LISTEN%'", Ct);
         }
 
-        await Task.Delay(1500, Ct); // the listener reconnects (backoff starts at 200 ms)
-        using var publisher = BuildPublisher(database);
+        await logs.WaitForCountAsync(ProbeReceived, 2, ProbeWait, Ct); // the listener reconnected and listens again
+        var publisherLogs = new LogCapture();
+        using var publisher = BuildPublisher(database, publisherLogs);
         await publisher.StartAsync(Ct);
-        using (var scope = publisher.Services.CreateScope())
-        {
-            var context = scope.ServiceProvider.GetRequiredService<TestDbContext>();
-            context.Publish(new OrderPlaced(Guid.NewGuid(), "after reconnect", 1));
-            await context.SaveChangesAsync(Ct);
-        }
+        await PublishAsync(publisher, "after reconnect");
 
-        var deadline = DateTime.UtcNow.AddSeconds(30); // polling is 5 minutes: only a notification explains a delivery by then
-        while (transport.AcceptedCount == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10, Ct);
-        }
-
-        Assert.Equal(1, transport.AcceptedCount);
+        await WaitForAcceptedAsync(transport, 1, logs, publisherLogs);
         await publisher.StopAsync(Ct);
         await dispatcher.StopAsync(Ct);
     }
 
-    private static IHost BuildPublisher(TestDatabase database)
+    [Fact]
+    public async Task Notify_SendConnectionKilled_TheNextCommitIsStillAnnounced()
+    {
+        await using var database = await fixture.CreateDatabaseAsync();
+        var transport = new InMemoryTransport();
+        var logs = new LogCapture();
+        using var dispatcher = await StartDispatcherAsync(database, transport, logs);
+        await logs.WaitForCountAsync(ProbeReceived, 1, ProbeWait, Ct);
+
+        // A first publish opens the publisher's NOTIFY connection, which it keeps.
+        var publisherLogs = new LogCapture();
+        using var publisher = BuildPublisher(database, publisherLogs);
+        await publisher.StartAsync(Ct);
+        await PublishAsync(publisher, "first");
+        await WaitForAcceptedAsync(transport, 1, logs, publisherLogs);
+
+        // That connection dies (a failover, a pooler or firewall cutting idle connections): the next NOTIFY fails on it.
+        await using (var admin = database.CreateContext())
+        {
+            await admin.Database.ExecuteSqlRawAsync(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-notifications' AND query LIKE '%pg_notify%'", Ct);
+        }
+
+        // The commit is announced anyway, on a new connection, rather than left to the polling (before the fix the
+        // failed NOTIFY was dropped and only the next commit was announced).
+        await PublishAsync(publisher, "second");
+        await WaitForAcceptedAsync(transport, 2, logs, publisherLogs);
+        await publisher.StopAsync(Ct);
+        await dispatcher.StopAsync(Ct);
+    }
+
+    private static async Task<IHost> StartDispatcherAsync(TestDatabase database, InMemoryTransport transport, LogCapture logs)
+    {
+        var host = OutboxTestHost.Build(
+            database,
+            transport,
+            o => o.PollingInterval = TimeSpan.FromMinutes(5),
+            services: s => s.AddLogging(l => l.AddProvider(logs).AddFilter<LogCapture>("Outbox", LogLevel.Debug)));
+        await host.StartAsync(Ct);
+        return host;
+    }
+
+    private static async Task PublishAsync(IHost publisher, string text)
+    {
+        using var scope = publisher.Services.CreateScope();
+        var context = scope.ServiceProvider.GetRequiredService<TestDbContext>();
+        context.Publish(new OrderPlaced(Guid.NewGuid(), text, 1));
+        await context.SaveChangesAsync(Ct);
+    }
+
+    /// <summary>
+    /// Waits for the listener to have received <paramref name="count"/> notifications in all (event 1108, the proof that
+    /// the commits were announced) and for that many messages to be delivered.
+    /// </summary>
+    private static async Task WaitForAcceptedAsync(InMemoryTransport transport, int count, LogCapture dispatcherLogs, LogCapture publisherLogs)
+    {
+        try
+        {
+            await dispatcherLogs.WaitForCountAsync(NotificationReceived, count, WakeWait, Ct);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{ex.Message}{Environment.NewLine}Publisher log:{Environment.NewLine}{publisherLogs.Describe()}", ex);
+        }
+
+        var deadline = DateTime.UtcNow + WakeWait;
+        while (transport.AcceptedCount < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(count, transport.AcceptedCount);
+    }
+
+    private static IHost BuildPublisher(TestDatabase database, LogCapture logs)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddProvider(logs);
         builder.Services.AddDbContext<TestDbContext>((sp, options) =>
         {
             database.Configure(options);
