@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.Json;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Outbox.AspNetCore.Tests.Admin;
 using Outbox.AspNetCore.Tests.Infrastructure;
 using Outbox.EntityFrameworkCore;
 using Outbox.TestInfrastructure;
@@ -129,6 +131,68 @@ public sealed class DashboardBrowserTests
         Assert.Equal(("order-7", 2L, 0), (requeued.PartitionKey!, requeued.SequenceNumber!.Value, requeued.Attempts));
         Assert.Equal(4, await check.Set<OutboxRecord>().CountAsync(TestContext.Current.CancellationToken));
     }
+
+    [Fact]
+    public async Task Dashboard_TwoOutboxes_TheSelectorShowsTheChosenOutbox()
+    {
+        var (node, chromium, script) = FindTools();
+        var billingPath = Path.Combine(Path.GetTempPath(), $"outbox-dashboard-billing-{Guid.NewGuid():N}.db");
+        var billingConnection = new SqliteConnectionStringBuilder { DataSource = billingPath, DefaultTimeout = 30 }.ToString();
+        try
+        {
+            await using (var create = BillingContext(billingConnection))
+            {
+                await create.Database.EnsureCreatedAsync(TestContext.Current.CancellationToken);
+            }
+
+            await using var app = await AdminTestApp.StartAsync(null, builder =>
+            {
+                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(billingConnection).UseOutbox(sp));
+                builder.Services.AddOutbox("billing", o =>
+                {
+                    o.Enabled = false;
+                    o.BacklogRefreshInterval = TimeSpan.FromSeconds(1);
+                }).UseSqlite<BillingAdminDbContext>().UseInMemoryTransport();
+            });
+            await app.PublishAsync(3);
+            await using (var billing = BillingContext(billingConnection))
+            {
+                billing.Publish(new OrderPlaced(Guid.NewGuid(), "B-1", 1), new PublishOptions { Destination = "billing" });
+                billing.Publish(new OrderPlaced(Guid.NewGuid(), "B-2", 2), new PublishOptions { Destination = "billing" });
+                await billing.SaveChangesAsync(TestContext.Current.CancellationToken);
+            }
+
+            var result = await RunNodeAsync(node, script, new Dictionary<string, string>
+            {
+                ["OUTBOX_URL"] = new Uri(app.BaseAddress, "outbox/").ToString(),
+                ["OUTBOX_CHROMIUM"] = chromium,
+                ["OUTBOX_EXPECT_PENDING"] = "3",
+                ["OUTBOX_SWITCH_TO"] = "billing",
+                ["OUTBOX_EXPECT_PENDING_AFTER_SWITCH"] = "2",
+                ["OUTBOX_HEADERS"] = """{"X-Test-User":"browser","X-Test-Roles":"ops"}""",
+            });
+
+            Assert.True(result.ExitCode == 0, $"the browser run failed (exit {result.ExitCode}):\n{result.Output}\n{result.Error}");
+            var seen = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]).RootElement.GetProperty("seen");
+            Assert.Equal(["billing", "default"], seen.GetProperty("outboxOptions").EnumerateArray().Select(e => e.GetString()).Order());
+            Assert.Equal("default", seen.GetProperty("outboxSelected").GetString());
+            Assert.Equal("3", seen.GetProperty("pendingBefore").GetString());
+            Assert.Equal("2", seen.GetProperty("pendingAfterSwitch").GetString());
+            Assert.All(seen.GetProperty("pendingDestinationsAfterSwitch").EnumerateArray(), r => Assert.Contains("billing", r.GetString(), StringComparison.Ordinal));
+            Assert.EndsWith("?outbox=billing", seen.GetProperty("urlAfterSwitch").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var suffix in new[] { "", "-wal", "-shm" })
+            {
+                File.Delete(billingPath + suffix);
+            }
+        }
+    }
+
+    private static BillingAdminDbContext BillingContext(string connectionString) =>
+        new(new DbContextOptionsBuilder<BillingAdminDbContext>().UseSqlite(connectionString).UseOutbox().Options);
 
     /// <summary>Every 200 ms until stopped: published, dispatched and consumed counts, and both latencies.</summary>
     private static async Task FeedMetricsAsync(OutboxMetricsAggregator aggregator, CancellationToken stop)

@@ -2,7 +2,10 @@
 // Input (environment): OUTBOX_URL (the dashboard), OUTBOX_CHROMIUM (executable), OUTBOX_REQUEUE_ID (a dead letter to
 // requeue), OUTBOX_EXPECT_PENDING (the backlog the page must show first), OUTBOX_HEADERS (JSON of request headers),
 // OUTBOX_EXPECT_OPEN_ENDPOINT (a destination the endpoints card must list open, optional), OUTBOX_SCREENSHOT (a PNG
-// path, optional: the page with its cards, charts and tables filled, before the requeue click). Prints one JSON line with what it saw; exits 1 on any failure.
+// path, optional: the page with its cards, charts and tables filled, before the requeue click). With OUTBOX_SWITCH_TO (an
+// outbox of a host with several) it instead checks the outbox selector: the page opens on the default outbox's
+// backlog, then chooses that outbox and must show OUTBOX_EXPECT_PENDING_AFTER_SWITCH pending messages of it.
+// Prints one JSON line with what it saw; exits 1 on any failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +18,8 @@ const env = (name) => {
 };
 
 const url = env('OUTBOX_URL');
-const requeueId = env('OUTBOX_REQUEUE_ID');
+const switchTo = process.env.OUTBOX_SWITCH_TO;
+const requeueId = switchTo ? null : env('OUTBOX_REQUEUE_ID');
 const expectPending = Number(env('OUTBOX_EXPECT_PENDING'));
 const headers = JSON.parse(process.env.OUTBOX_HEADERS || '{}');
 // Generous: on a loaded 2-core machine Chromium alone can take tens of seconds to start. Every wait is for an element
@@ -53,6 +57,38 @@ try {
   await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), expectPending);
   seen.pendingBefore = await page.textContent('#pending-count');
   seen.deadLettersBefore = await page.textContent('#dead-letter-count');
+
+  if (switchTo) {
+    await checkOutboxSelector(page);
+  } else {
+    await checkDashboard(page);
+  }
+} catch (error) {
+  problems.push(`failed: ${error?.message ?? error}`);
+} finally {
+  await context?.close().catch(() => {});
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+
+console.log(JSON.stringify({ ok: problems.length === 0, problems, seen }));
+process.exit(problems.length === 0 ? 0 : 1);
+
+// The header's selector lists every outbox, starts on the default one, and choosing another shows that one's backlog
+// and pending rows and puts it in the address.
+async function checkOutboxSelector(page) {
+  const expectAfter = Number(env('OUTBOX_EXPECT_PENDING_AFTER_SWITCH'));
+  await page.locator('#outbox-choice').waitFor({ state: 'visible' });
+  seen.outboxOptions = await page.evaluate(() => Array.from(document.querySelectorAll('#outbox option'), (o) => o.value));
+  seen.outboxSelected = await page.inputValue('#outbox');
+  await page.selectOption('#outbox', switchTo);
+  await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), expectAfter);
+  seen.pendingAfterSwitch = await page.textContent('#pending-count');
+  await page.waitForFunction((n) => document.querySelectorAll('#pending tbody tr').length === n, expectAfter);
+  seen.pendingDestinationsAfterSwitch = await page.evaluate(() => Array.from(document.querySelectorAll('#pending tbody tr'), (r) => r.innerText));
+  seen.urlAfterSwitch = page.url();
+}
+
+async function checkDashboard(page) {
 
   // The endpoints card: the open circuit with the failure that opened it.
   const openEndpoint = process.env.OUTBOX_EXPECT_OPEN_ENDPOINT;
@@ -115,12 +151,4 @@ try {
   await page.locator(`#pending tbody tr`).first().waitFor();
   seen.pendingRows = await page.locator('#pending tbody tr').count();
   seen.chartLines = await page.locator('#chart-backlog polyline').count();
-} catch (error) {
-  problems.push(`failed: ${error?.message ?? error}`);
-} finally {
-  await context?.close().catch(() => {});
-  rmSync(userDataDir, { recursive: true, force: true });
 }
-
-console.log(JSON.stringify({ ok: problems.length === 0, problems, seen }));
-process.exit(problems.length === 0 ? 0 : 1);

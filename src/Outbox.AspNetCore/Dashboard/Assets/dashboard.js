@@ -10,6 +10,9 @@
   let shownInboxDeadLettered = null;
   let shownPending = null;
   let openEndpoints = new Map(); // destination → its open or half-open circuit, for the pending rows' last error
+  // With several outboxes in the process, the one shown: chosen in the header, kept in the address (?outbox=name), and
+  // named in every API call but the list of outboxes. With one, none is named and the API answers for it.
+  let outbox = new URLSearchParams(window.location.search).get('outbox');
 
   function status(text, isError) {
     const s = $('status');
@@ -24,7 +27,9 @@
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(base + '/api/' + path, init);
+    const scoped = outbox && path !== 'outboxes';
+    const url = base + '/api/' + path + (scoped ? (path.includes('?') ? '&' : '?') + 'outbox=' + encodeURIComponent(outbox) : '');
+    const response = await fetch(url, init);
     const data = await response.json().catch(() => null);
     if (!response.ok) {
       const detail = data && (data.detail || data.title);
@@ -403,6 +408,35 @@
     for (const c of document.querySelectorAll('#dead-letters input.pick')) c.checked = event.target.checked;
   });
 
+  async function loadOutboxes() {
+    const outboxes = (await api('outboxes')).outboxes;
+    if (outboxes.length < 2) {
+      outbox = null;
+      return;
+    }
+    const select = $('outbox');
+    for (const o of outboxes) {
+      const option = el('option', o.name);
+      option.value = o.name;
+      select.appendChild(option);
+    }
+    if (!outboxes.some((o) => o.name === outbox)) outbox = (outboxes.find((o) => o.isDefault) || outboxes[0]).name;
+    select.value = outbox;
+    $('outbox-choice').hidden = false;
+    select.addEventListener('change', guarded(async () => {
+      outbox = select.value;
+      const address = new URL(window.location.href);
+      address.searchParams.set('outbox', outbox);
+      window.history.replaceState(null, '', address);
+      shownDeadLetters = null;
+      shownInboxDeadLettered = null;
+      shownPending = null;
+      openEndpoints = new Map();
+      status('');
+      await reload();
+    }));
+  }
+
   async function tick() {
     try {
       await refreshStats();
@@ -414,5 +448,7 @@
     }
   }
 
-  tick();
+  loadOutboxes()
+    .catch((e) => status('Cannot list the outboxes: ' + e.message, true))
+    .finally(tick);
 })();
