@@ -11,8 +11,8 @@ public static class OutboxDbContextOptionsBuilderExtensions
 {
     /// <summary>
     /// Connects the context to the outbox: keyed messages get their per-key sequence number in the publishing
-    /// transaction, <c>Publish</c> uses the application's serializer, clock and payload limit
-    /// (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>), and this process's dispatcher wakes as
+    /// transaction, <c>Publish</c> uses the outbox's serializer (its own, else the host's), the application's clock and
+    /// the outbox's payload limit (<see cref="OutboxDispatcherOptions.MaxPayloadSize"/>), and this process's dispatcher wakes as
     /// soon as a unit of work that published commits. The outbox is the one whose store is this context
     /// (<c>AddOutbox("name").UsePostgreSql&lt;TContext&gt;()</c>), else the default outbox. Call it inside <c>AddDbContext((sp, options) => ...)</c>.
     /// </summary>
@@ -20,10 +20,13 @@ public static class OutboxDbContextOptionsBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(optionsBuilder);
         ArgumentNullException.ThrowIfNull(services);
-        var serializer = services.GetService<IMessageSerializer>() ?? SystemTextJsonMessageSerializer.Default;
-        // The outbox whose store is this context: its wake-up signal and payload limit (the default outbox's when none is).
+        // The outbox whose store is this context: its wake-up signal, payload limit and serializer (the default outbox's
+        // when none is; a named outbox without a serializer of its own uses the host's).
         var outbox = OutboxStoreRegistration.Of(services.GetServices<OutboxStoreRegistration>(), optionsBuilder.Options.ContextType)?.Outbox
             ?? OutboxInstance.DefaultName;
+        var serializer = (outbox == OutboxInstance.DefaultName ? null : services.GetKeyedService<IMessageSerializer>(outbox))
+            ?? services.GetService<IMessageSerializer>()
+            ?? SystemTextJsonMessageSerializer.Default;
         var signal = services.GetKeyedService<OutboxSignal>(outbox);
         var time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         var maxPayloadSize = services.GetService<IOptionsMonitor<OutboxDispatcherOptions>>()?.Get(OutboxInstance.OptionsNameOf(outbox)).MaxPayloadSize

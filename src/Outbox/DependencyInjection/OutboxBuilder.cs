@@ -92,22 +92,35 @@ public sealed class OutboxBuilder
     /// </summary>
     public OutboxBuilder UseInMemoryTransport() => UseTransport<InMemoryTransport>();
 
-    /// <summary>Serializes payloads with <paramref name="serializer"/> instead of System.Text.Json (for every outbox of the host).</summary>
+    /// <summary>
+    /// Serializes payloads with <paramref name="serializer"/> instead of System.Text.Json. On the default outbox
+    /// (<c>AddOutbox()</c>) it is the host's serializer: every outbox without one of its own, and the consumers, use it.
+    /// On a named outbox (<c>AddOutbox("name")</c>) it is that outbox's alone: what its contexts publish.
+    /// </summary>
     public OutboxBuilder UseSerializer(IMessageSerializer serializer)
     {
         ArgumentNullException.ThrowIfNull(serializer);
-        Services.Replace(ServiceDescriptor.Singleton(serializer));
+        if (_outbox.IsDefault)
+        {
+            Services.Replace(ServiceDescriptor.Singleton(serializer));
+        }
+        else
+        {
+            AddOutboxService(_ => serializer);
+        }
+
         return this;
     }
 
     /// <summary>
-    /// Replaces the resilience pipeline around transport sends. The builder given to <paramref name="configure"/> is
-    /// empty; call <see cref="OutboxResilience.AddOutboxDefaults"/> on it to start from the defaults.
+    /// Replaces the resilience pipeline around this outbox's transport sends (each outbox has its own; one that calls
+    /// nothing keeps the defaults). The builder given to <paramref name="configure"/> is empty; call
+    /// <see cref="OutboxResilience.AddOutboxDefaults"/> on it to start from the defaults.
     /// </summary>
     public OutboxBuilder ConfigureResilience(Action<ResiliencePipelineBuilder, OutboxDispatcherOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        Services.Configure<OutboxResilienceOptions>(o => o.Configure = configure);
+        Services.Configure<OutboxResilienceOptions>(_outbox.OptionsName, o => o.Configure = configure);
         return this;
     }
 

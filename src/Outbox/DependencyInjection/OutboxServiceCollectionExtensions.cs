@@ -78,7 +78,9 @@ public static partial class OutboxServiceCollectionExtensions
         services.AddKeyedSingleton(name, static (_, _) => new OutboxSignal());
         services.AddKeyedSingleton(name, static (sp, _) => new OutboxDispatcherHeartbeat(sp.GetRequiredService<TimeProvider>()));
         services.AddKeyedSingleton(name, (sp, _) => new OutboxTransportPipeline(
-            sp.GetRequiredService<IOptions<OutboxResilienceOptions>>(), Options.Options.Create(outbox.DispatcherOptions(sp)), sp.GetRequiredService<TimeProvider>()));
+            Options.Options.Create(sp.GetRequiredService<IOptionsMonitor<OutboxResilienceOptions>>().Get(outbox.OptionsName)),
+            Options.Options.Create(outbox.DispatcherOptions(sp)),
+            sp.GetRequiredService<TimeProvider>()));
         services.AddKeyedSingleton(name, static (sp, _) => new OutboxEndpointStates(sp.GetRequiredService<TimeProvider>()));
         services.AddKeyedSingleton(name, (sp, _) => new OutboxDispatcher(sp, outbox, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<OutboxDispatcher>(name));

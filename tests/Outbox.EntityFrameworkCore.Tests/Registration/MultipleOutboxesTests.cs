@@ -7,6 +7,7 @@ using Outbox.EntityFrameworkCore.Tests.PostgreSql;
 using Outbox.EntityFrameworkCore.Tests.Sqlite;
 using Outbox.TestInfrastructure;
 using Outbox.Testing;
+using Polly;
 
 namespace Outbox.EntityFrameworkCore.Tests.Registration;
 
@@ -41,6 +42,52 @@ public sealed class MultipleOutboxesTests : IAsyncDisposable
         var billingSent = host.Services.GetRequiredService<BillingTransport>();
         AssertExactlyOnce(ordersSent, "orders.placed");
         AssertExactlyOnce(billingSent, "billing.invoiced");
+    }
+
+    [Fact]
+    public async Task UseSerializerAndConfigureResilience_OnANamedOutbox_ApplyToThatOutboxAlone()
+    {
+        await using var orders = (PostgreSqlTestDatabase)await new PostgreSqlFixture().CreateDatabaseAsync();
+        await CreateBillingDatabaseAsync();
+        var billingSends = 0;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<TestDbContext>((sp, o) => orders.Configure(o.UseOutbox(sp)));
+        builder.Services.AddDbContext<BillingDbContext>((sp, o) => o.UseSqlite($"Data Source={_billingPath};Default Timeout=30").UseOutbox(sp));
+        builder.Services.AddOutbox("orders", Fast).UsePostgreSql<TestDbContext>().UseTransport<OrdersTransport>();
+        builder.Services.AddOutbox("billing", Fast).UseSqlite<BillingDbContext>().UseTransport<BillingTransport>()
+            .UseSerializer(new MarkedSerializer())
+            .ConfigureResilience((pipeline, options) =>
+            {
+                // Sees every outcome of this outbox's sends: counts them, handles none.
+                pipeline.AddRetry(new Polly.Retry.RetryStrategyOptions
+                {
+                    ShouldHandle = _ =>
+                    {
+                        Interlocked.Increment(ref billingSends);
+                        return ValueTask.FromResult(false);
+                    },
+                });
+                pipeline.AddOutboxDefaults(options);
+            });
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+
+        await Task.WhenAll(
+            PublishAsync<TestDbContext>(host, i => new Order { Number = $"o-{i}" }, "orders.placed"),
+            PublishAsync<BillingDbContext>(host, i => new Invoice { Number = $"i-{i}" }, "billing.invoiced"));
+        await host.Services.WaitForOutboxDeliveryAsync(TimeSpan.FromSeconds(120), Ct);
+        await host.StopAsync(Ct);
+
+        var ordersSent = host.Services.GetRequiredService<OrdersTransport>();
+        var billingSent = host.Services.GetRequiredService<BillingTransport>();
+        AssertExactlyOnce(ordersSent, "orders.placed");
+        AssertExactlyOnce(billingSent, "billing.invoiced");
+        Assert.All(billingSent.Sent, m => Assert.Equal(MarkedSerializer.Type, m.ContentType));
+        Assert.All(billingSent.Sent, m => Assert.StartsWith(MarkedSerializer.Mark, System.Text.Encoding.UTF8.GetString(m.Payload.Span), StringComparison.Ordinal));
+        Assert.All(ordersSent.Sent, m => Assert.Equal("application/json", m.ContentType));
+        Assert.All(ordersSent.Sent, m => Assert.StartsWith("{", System.Text.Encoding.UTF8.GetString(m.Payload.Span), StringComparison.Ordinal));
+        Assert.Equal(PerOutbox, Volatile.Read(ref billingSends)); // billing's pipeline saw billing's sends, and nothing else
     }
 
     [Fact]
@@ -179,6 +226,21 @@ public sealed class MultipleOutboxesTests : IAsyncDisposable
     {
         await using var context = new BillingDbContext(new DbContextOptionsBuilder<BillingDbContext>().UseSqlite($"Data Source={_billingPath}").Options);
         await context.Database.EnsureCreatedAsync(Ct);
+    }
+
+    /// <summary>JSON behind a marker, under its own content type: which serializer wrote a payload shows in it.</summary>
+    private sealed class MarkedSerializer : IMessageSerializer
+    {
+        public const string Mark = "billing:";
+        public const string Type = "application/x-billing+json";
+
+        public string ContentType => Type;
+
+        public byte[] Serialize(object message, Type type) =>
+            [.. System.Text.Encoding.UTF8.GetBytes(Mark), .. SystemTextJsonMessageSerializer.Default.Serialize(message, type)];
+
+        public object Deserialize(ReadOnlyMemory<byte> payload, Type type) =>
+            SystemTextJsonMessageSerializer.Default.Deserialize(payload[Mark.Length..], type);
     }
 
     public sealed class OrdersTransport : RecordingTransport;
