@@ -16,8 +16,8 @@ namespace Outbox.Kafka;
 /// large or invalid) is a <see cref="KafkaMessageRejectedException"/>, permanent when no retry can help; anything else
 /// (brokers unreachable, the delivery timeout, a fatal producer error) is a failure of the cluster, which the dispatcher
 /// retries and counts towards the destination's circuit breaker. After a fatal error (the idempotent producer's state is
-/// lost) the producer is replaced on the next send. On dispose, outstanding records are flushed for at most the
-/// dispatcher's <see cref="OutboxDispatcherOptions.ShutdownTimeout"/>.
+/// lost) the producer is replaced on the next send. On dispose, outstanding records are flushed for at most the longest
+/// <see cref="OutboxDispatcherOptions.ShutdownTimeout"/> of the host's outboxes.
 /// </remarks>
 internal sealed class KafkaTransport : IMessageTransport, IDisposable
 {
@@ -28,11 +28,36 @@ internal sealed class KafkaTransport : IMessageTransport, IDisposable
     private IProducer<byte[]?, byte[]>? _producer;
     private bool _disposed;
 
-    public KafkaTransport(IOptions<KafkaOptions> options, IOptions<OutboxDispatcherOptions> dispatcherOptions, ILogger<KafkaTransport> logger)
+    /// <summary>
+    /// The transport of the host. One instance serves every outbox that routes to Kafka, so its flush on dispose lasts
+    /// for the longest <see cref="OutboxDispatcherOptions.ShutdownTimeout"/> of the host's outboxes (it returns as soon
+    /// as the outstanding records are delivered).
+    /// </summary>
+    public KafkaTransport(IOptions<KafkaOptions> options, IEnumerable<OutboxInstance> outboxes, IOptionsMonitor<OutboxDispatcherOptions> dispatcherOptions, ILogger<KafkaTransport> logger)
+        : this(options, LongestShutdownTimeout(outboxes, dispatcherOptions), logger)
+    {
+    }
+
+    /// <summary>How long a dispose flushes outstanding records at most.</summary>
+    internal TimeSpan FlushTimeout => _shutdownTimeout;
+
+    internal KafkaTransport(IOptions<KafkaOptions> options, TimeSpan shutdownTimeout, ILogger<KafkaTransport> logger)
     {
         _options = options.Value;
-        _shutdownTimeout = dispatcherOptions.Value.ShutdownTimeout;
+        _shutdownTimeout = shutdownTimeout;
         _logger = logger;
+    }
+
+    private static TimeSpan LongestShutdownTimeout(IEnumerable<OutboxInstance> outboxes, IOptionsMonitor<OutboxDispatcherOptions> dispatcherOptions)
+    {
+        var longest = TimeSpan.Zero;
+        foreach (var outbox in outboxes)
+        {
+            var timeout = dispatcherOptions.Get(outbox.OptionsName).ShutdownTimeout;
+            longest = timeout > longest ? timeout : longest;
+        }
+
+        return longest > TimeSpan.Zero ? longest : new OutboxDispatcherOptions().ShutdownTimeout;
     }
 
     public Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)

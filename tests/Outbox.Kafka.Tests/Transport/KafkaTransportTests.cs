@@ -142,7 +142,7 @@ public sealed class KafkaTransportTests(KafkaContractFixture fixture)
     {
         var options = new KafkaOptions { BootstrapServers = kafka.BootstrapServers };
         configure?.Invoke(options);
-        return new KafkaTransport(Options.Create(options), Options.Create(new OutboxDispatcherOptions { ShutdownTimeout = TimeSpan.FromSeconds(30) }), NullLogger<KafkaTransport>.Instance);
+        return new KafkaTransport(Options.Create(options), TimeSpan.FromSeconds(30), NullLogger<KafkaTransport>.Instance);
     }
 
     private static OutboxMessage Envelope(string destination, string? key, long? sequence, string payload, Dictionary<string, string>? headers = null, string? traceParent = null) => new()
