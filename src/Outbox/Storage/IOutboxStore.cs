@@ -14,6 +14,11 @@ public interface IOutboxStore
     /// Claims up to <paramref name="batchSize"/> rows that are available (their deliver-after time has passed) and
     /// not leased (or whose lease expired), in position order, skipping rows other claimers hold. Sets the lease
     /// owner and expiry (database now + <paramref name="leaseDuration"/>) and increments the attempt count.
+    /// A row whose payload is above <see cref="OutboxDispatcherOptions.MaxPayloadSize"/> comes back with its
+    /// <see cref="OutboxMessage.PayloadSize"/> and without its payload, to be dead-lettered unsent. A store whose every
+    /// write rewrites the whole row (SQLite) may hand such a row out without writing its lease, provided one claimer of
+    /// the process gets it at a time and <see cref="DeadLetterAsync"/> still moves it once, and only while nobody else
+    /// holds a live lease on it.
     /// </summary>
     Task<IReadOnlyList<OutboxMessage>> ClaimAsync(Guid owner, int batchSize, TimeSpan leaseDuration, CancellationToken cancellationToken);
 
@@ -26,7 +31,10 @@ public interface IOutboxStore
     /// </summary>
     Task ReleaseAsync(Guid owner, IReadOnlyList<OutboxRelease> releases, CancellationToken cancellationToken);
 
-    /// <summary>Moves leased rows to the dead-letter table with their reason, in one transaction.</summary>
+    /// <summary>
+    /// Moves leased rows (and rows above the payload limit handed out without a lease, see <see cref="ClaimAsync"/>) to
+    /// the dead-letter table with their reason, in one transaction.
+    /// </summary>
     Task DeadLetterAsync(Guid owner, IReadOnlyList<OutboxDeadLetter> deadLetters, CancellationToken cancellationToken);
 
     /// <summary>The highest position written so far, or 0 when the table is empty.</summary>
