@@ -69,6 +69,21 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
         base.Dispose();
     }
 
+    /// <summary>
+    /// Subscribes to this process's commits before the host's start returns: since .NET 10 a BackgroundService's
+    /// ExecuteAsync runs on the thread pool, so subscribing there could miss a commit made right after start-up (its
+    /// NOTIFY never sent, the other processes left to their polling), as a loaded machine showed.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_options.Notifications)
+        {
+            _signal.Committed += OnCommitted;
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!_options.Notifications)
@@ -76,8 +91,6 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
             return;
         }
 
-        // Subscribed before the first await, so while the host starts: a commit right after start-up is not missed.
-        _signal.Committed += OnCommitted;
         try
         {
             await Task.Yield();
