@@ -39,6 +39,11 @@ internal static class ActiveMqMessageMapper
             new("type", message.MessageType),
             new(OutboxHeaders.Attempt, message.Attempt.ToString(CultureInfo.InvariantCulture)),
         };
+        if (message.TenantId is { } tenant)
+        {
+            headers.Add(new(OutboxHeaders.Tenant, tenant));
+        }
+
         if (message.PartitionKey is { } key)
         {
             headers.Add(new(OutboxHeaders.PartitionKey, key));

@@ -40,6 +40,8 @@ public static class OutboxPostgreSqlBuilderExtensions
         services.TryAddSingleton<PostgreSqlOutboxStore<TContext>>();
         builder.AddOutboxService<IOutboxStore>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>());
         builder.AddOutboxService<IOutboxMonitor>(static sp => sp.GetRequiredService<PostgreSqlOutboxStore<TContext>>());
+        var outbox = builder.Outbox;
+        builder.AddOutboxService<IOutboxTenantStoreFactory>(sp => new PostgreSqlTenantStoreFactory<TContext>(sp, outbox));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlOutboxNotifications<TContext>>());
         OutboxAdminRegistration.AddAdminStores<TContext, PostgreSqlOutboxAdminStore<TContext>>(builder);
         return builder;

@@ -47,6 +47,10 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _committed = new(0, 1);
 
+    // A database-per-tenant outbox has no one database to listen on: its tenants are woken in-process, and from other
+    // processes by polling (docs/tenants.md).
+    private bool Enabled => _options.Notifications && !_bootstrap.Outbox.PerTenant;
+
     public PostgreSqlOutboxNotifications(
         OutboxStoreBootstrap<TContext> bootstrap,
         IServiceProvider services,
@@ -76,7 +80,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     /// </summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_options.Notifications)
+        if (Enabled)
         {
             _signal.Committed += OnCommitted;
         }
@@ -86,7 +90,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!_options.Notifications)
+        if (!Enabled)
         {
             return;
         }

@@ -10,6 +10,14 @@ public sealed class OutboxPostgreSqlOptions
     /// </summary>
     public string? ConnectionString { get; set; }
 
+    /// <summary>A copy of these options for the database of <paramref name="connectionString"/> (a tenant's).</summary>
+    internal OutboxPostgreSqlOptions ForDatabase(string connectionString)
+    {
+        var copy = (OutboxPostgreSqlOptions)MemberwiseClone();
+        copy.ConnectionString = connectionString;
+        return copy;
+    }
+
     /// <summary>
     /// Whether the dispatcher's own statements (claims, acknowledgements, reschedules, dead-letter moves) wait for
     /// their commit to reach disk. With <see langword="false"/> they run with <c>synchronous_commit = off</c>: a

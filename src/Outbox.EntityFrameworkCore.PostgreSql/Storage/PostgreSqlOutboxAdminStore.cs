@@ -21,10 +21,16 @@ internal sealed class PostgreSqlOutboxAdminStore<TContext> : IOutboxAdminStore, 
     private readonly Lazy<(NpgsqlDataSource DataSource, OutboxAdminSql Sql)> _state;
 
     public PostgreSqlOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxPostgreSqlOptions> options, IServiceProvider services)
+        : this(bootstrap, options.Get(bootstrap.Outbox.OptionsName), services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name))
+    {
+    }
+
+    /// <summary>An admin store with the options and wake-up given (a tenant database's).</summary>
+    internal PostgreSqlOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, OutboxPostgreSqlOptions options, OutboxSignal? signal)
     {
         _bootstrap = bootstrap;
-        _options = options.Get(bootstrap.Outbox.OptionsName);
-        _signal = services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name);
+        _options = options;
+        _signal = signal;
         _state = new Lazy<(NpgsqlDataSource, OutboxAdminSql)>(Build, LazyThreadSafetyMode.PublicationOnly); // a failure is not cached
     }
 

@@ -47,11 +47,21 @@ internal sealed class PostgreSqlOutboxStore<TContext> : IOutboxStore, IOutboxMon
         IOptionsMonitor<OutboxPostgreSqlOptions> options,
         IOptionsMonitor<OutboxDispatcherOptions> dispatcher,
         ILogger<PostgreSqlOutboxStore<TContext>>? logger = null)
+        : this(bootstrap, options.Get(bootstrap.Outbox.OptionsName), dispatcher.Get(bootstrap.Outbox.OptionsName), logger)
+    {
+    }
+
+    /// <summary>A store with the options given (a tenant database's: the outbox's options with the tenant's connection string).</summary>
+    internal PostgreSqlOutboxStore(
+        OutboxStoreBootstrap<TContext> bootstrap,
+        OutboxPostgreSqlOptions options,
+        OutboxDispatcherOptions dispatcher,
+        ILogger<PostgreSqlOutboxStore<TContext>>? logger)
     {
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _bootstrap = bootstrap;
-        _options = options.Get(bootstrap.Outbox.OptionsName);
-        _dispatcher = dispatcher.Get(bootstrap.Outbox.OptionsName);
+        _options = options;
+        _dispatcher = dispatcher;
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.PublicationOnly);
     }
 

@@ -37,6 +37,8 @@ public static class OutboxSqliteBuilderExtensions
         services.TryAddSingleton<SqliteOutboxStore<TContext>>();
         builder.AddOutboxService<IOutboxStore>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>());
         builder.AddOutboxService<IOutboxMonitor>(static sp => sp.GetRequiredService<SqliteOutboxStore<TContext>>());
+        var outbox = builder.Outbox;
+        builder.AddOutboxService<IOutboxTenantStoreFactory>(sp => new SqliteTenantStoreFactory<TContext>(sp, outbox));
         OutboxAdminRegistration.AddAdminStores<TContext, SqliteOutboxAdminStore<TContext>>(builder);
         return builder;
     }

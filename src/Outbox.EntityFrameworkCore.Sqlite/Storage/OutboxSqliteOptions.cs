@@ -9,6 +9,14 @@ public sealed class OutboxSqliteOptions
     /// </summary>
     public string? ConnectionString { get; set; }
 
+    /// <summary>A copy of these options for the database of <paramref name="connectionString"/> (a tenant's).</summary>
+    internal OutboxSqliteOptions ForDatabase(string connectionString)
+    {
+        var copy = (OutboxSqliteOptions)MemberwiseClone();
+        copy.ConnectionString = connectionString;
+        return copy;
+    }
+
     /// <summary>
     /// Whether the store switches the database to write-ahead logging (<c>PRAGMA journal_mode=WAL</c>) on first use,
     /// so that readers and the single writer do not block each other. The setting persists in the database file.

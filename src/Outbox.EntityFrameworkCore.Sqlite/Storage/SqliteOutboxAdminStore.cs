@@ -24,10 +24,16 @@ internal sealed class SqliteOutboxAdminStore<TContext> : IOutboxAdminStore
     private readonly Lazy<(string ConnectionString, OutboxAdminSql Sql)> _state;
 
     public SqliteOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxSqliteOptions> options, IServiceProvider services)
+        : this(bootstrap, options.Get(bootstrap.Outbox.OptionsName), services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name))
+    {
+    }
+
+    /// <summary>An admin store with the options and wake-up given (a tenant database's).</summary>
+    internal SqliteOutboxAdminStore(OutboxStoreBootstrap<TContext> bootstrap, OutboxSqliteOptions options, OutboxSignal? signal)
     {
         _bootstrap = bootstrap;
-        _options = options.Get(bootstrap.Outbox.OptionsName);
-        _signal = services.GetKeyedService<OutboxSignal>(bootstrap.Outbox.Name);
+        _options = options;
+        _signal = signal;
         _state = new Lazy<(string, OutboxAdminSql)>(Build, LazyThreadSafetyMode.PublicationOnly); // a failure is not cached
     }
 

@@ -36,10 +36,16 @@ internal sealed class SqliteOutboxStore<TContext> : IOutboxStore, IOutboxMonitor
     private readonly ConcurrentDictionary<long, long> _handedOut = new();
 
     public SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, IOptionsMonitor<OutboxSqliteOptions> options, IOptionsMonitor<OutboxDispatcherOptions> dispatcher)
+        : this(bootstrap, options.Get(bootstrap.Outbox.OptionsName), dispatcher.Get(bootstrap.Outbox.OptionsName))
+    {
+    }
+
+    /// <summary>A store with the options given (a tenant database's: the outbox's options with the tenant's connection string).</summary>
+    internal SqliteOutboxStore(OutboxStoreBootstrap<TContext> bootstrap, OutboxSqliteOptions options, OutboxDispatcherOptions dispatcher)
     {
         _bootstrap = bootstrap;
-        _options = options.Get(bootstrap.Outbox.OptionsName);
-        _dispatcher = dispatcher.Get(bootstrap.Outbox.OptionsName);
+        _options = options;
+        _dispatcher = dispatcher;
         _statements = new Lazy<Statements>(Build, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 

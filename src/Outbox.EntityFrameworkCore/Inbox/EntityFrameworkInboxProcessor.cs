@@ -48,6 +48,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             var state = new Attempt(this, scope.ServiceProvider, read, message.ReceivedAt ?? timeProvider.GetUtcNow()) { AcceptGap = message.AcceptGap };
             try
             {
+                await OutboxTenantDirectory.EnterAsync(scope.ServiceProvider, consumerName, message.TenantId, cancellationToken).ConfigureAwait(false);
                 var context = scope.ServiceProvider.GetRequiredService<TContext>();
                 state.Context = context;
                 return await context.Database.CreateExecutionStrategy()
@@ -76,6 +77,7 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
+            await OutboxTenantDirectory.EnterAsync(scope.ServiceProvider, consumerName, message.TenantId, cancellationToken).ConfigureAwait(false);
             var context = scope.ServiceProvider.GetRequiredService<TContext>();
             var state = new DeadLetter(this, context, message, reason, attempts);
             return await context.Database.CreateExecutionStrategy()
@@ -95,11 +97,25 @@ internal sealed class EntityFrameworkInboxProcessor<TContext>(
             {
                 return null; // poison: dead-lettered by the one-by-one path
             }
+
+            if (messages[i].TenantId != messages[0].TenantId)
+            {
+                return null; // one transaction is one database: the one-by-one path writes each in its tenant's
+            }
         }
 
         var scope = scopes.CreateAsyncScope();
         await using (scope.ConfigureAwait(false))
         {
+            try
+            {
+                await OutboxTenantDirectory.EnterAsync(scope.ServiceProvider, consumerName, messages[0].TenantId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                return null; // the tenant source failed: the one-by-one path reports it per message
+            }
+
             var context = scope.ServiceProvider.GetRequiredService<TContext>();
             var now = timeProvider.GetUtcNow();
             var attempts = new Attempt[read.Length];

@@ -203,7 +203,14 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
         {
             OutboxTelemetry.RecordPublished(state.Pending);
             state.Pending = 0;
-            signal?.NotifyCommitted();
+            if (signal is { RoutesCommits: true })
+            {
+                signal.NotifyCommitted(context.Database.GetConnectionString()); // a database per tenant: wake that tenant's dispatcher
+            }
+            else
+            {
+                signal?.NotifyCommitted();
+            }
         }
     }
 

@@ -37,8 +37,16 @@ internal sealed class OutboxStartupCheck<TContext>(
             ?? throw new InvalidOperationException(
                 $"{ContextName} is not registered, but the outbox uses it: call builder.Services.AddDbContext<{ContextName}>((sp, o) => o.UseSqlite(...).UseOutbox(sp)) (or UseNpgsql).");
 
+        // A context of tenant databases (a database-per-tenant outbox, or a consumer whose inbox follows the message's
+        // tenant) has no connection string outside a tenant's scope: its tables are each tenant's, reached at run time.
+        var perTenant = scope.ServiceProvider.GetService<OutboxStoreBootstrap<TContext>>()?.Outbox.PerTenant == true
+            || (scope.ServiceProvider.GetService<Outbox.OutboxTenantContext>() is not null && !HasConnectionString(context));
         var problems = new List<string>();
-        CheckConnectionString(context, problems);
+        if (!perTenant)
+        {
+            CheckConnectionString(context, problems);
+        }
+
         if (requirements.OutboxStore is { } store && context.Model.FindEntityType(typeof(OutboxRecord)) is null)
         {
             problems.Add(
@@ -52,7 +60,10 @@ internal sealed class OutboxStartupCheck<TContext>(
             throw new InvalidOperationException(string.Join(Environment.NewLine, problems));
         }
 
-        await CheckTablesAsync(context, cancellationToken).ConfigureAwait(false);
+        if (!perTenant)
+        {
+            await CheckTablesAsync(context, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -64,6 +75,18 @@ internal sealed class OutboxStartupCheck<TContext>(
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static bool HasConnectionString(TContext context)
+    {
+        try
+        {
+            return !string.IsNullOrWhiteSpace(context.Database.GetDbConnection().ConnectionString);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     private static void CheckConnectionString(TContext context, List<string> problems)
     {

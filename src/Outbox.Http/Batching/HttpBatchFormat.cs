@@ -47,6 +47,7 @@ internal static class HttpBatchFormat
     private const string Attempt = "attempt";
     private const string MessageContentType = "contentType";
     private const string TraceParent = "traceparent";
+    private const string Tenant = "tenant";
     private const string Headers = "headers";
     private const string Payload = "payload";
     private const string Results = "results";
@@ -60,7 +61,7 @@ internal static class HttpBatchFormat
     public static long EstimatedSize(OutboxMessage message)
     {
         long size = 256 + ((message.Payload.Length + 2L) / 3 * 4);
-        size += 6L * (message.MessageType.Length + (message.PartitionKey?.Length ?? 0) + message.ContentType.Length + (message.TraceParent?.Length ?? 0));
+        size += 6L * (message.MessageType.Length + (message.PartitionKey?.Length ?? 0) + message.ContentType.Length + (message.TraceParent?.Length ?? 0) + (message.TenantId?.Length ?? 0));
         foreach (var (name, value) in message.Headers)
         {
             size += 8 + (6L * (name.Length + value.Length));
@@ -100,6 +101,11 @@ internal static class HttpBatchFormat
                 }
 
                 json.WriteNumber(Attempt, message.Attempt);
+                if (message.TenantId is not null)
+                {
+                    json.WriteString(Tenant, message.TenantId);
+                }
+
                 json.WriteString(MessageContentType, message.ContentType);
                 if (traceParents[i] is { } traceParent)
                 {
@@ -282,6 +288,7 @@ internal static class HttpBatchFormat
         Put(headers, OutboxHeaders.SequenceNumber, sequence?.ToString(CultureInfo.InvariantCulture));
         Put(headers, OutboxHeaders.Attempt, attempt.ToString(CultureInfo.InvariantCulture));
         Put(headers, OutboxHeaders.TraceParent, traceParent);
+        Put(headers, OutboxHeaders.Tenant, String(entry, Tenant));
         var payload = entry.TryGetProperty(Payload, out var p) && p.ValueKind == JsonValueKind.String ? p.GetBytesFromBase64() : [];
         return new IncomingMessage
         {

@@ -50,6 +50,10 @@ internal static class HttpMessageMapper
         }
 
         Add(request, OutboxHeaders.Attempt, message.Attempt.ToString(CultureInfo.InvariantCulture), ref encoded);
+        if (message.TenantId is not null)
+        {
+            Add(request, OutboxHeaders.Tenant, message.TenantId, ref encoded);
+        }
 
         var traceParent = TraceParentOf(message);
         if (traceParent is not null)

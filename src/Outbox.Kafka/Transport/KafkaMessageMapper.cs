@@ -37,6 +37,11 @@ internal static class KafkaMessageMapper
         }
 
         headers.Add(OutboxHeaders.Attempt, Encoding.UTF8.GetBytes(message.Attempt.ToString(CultureInfo.InvariantCulture)));
+        if (message.TenantId is not null)
+        {
+            headers.Add(OutboxHeaders.Tenant, Encoding.UTF8.GetBytes(message.TenantId));
+        }
+
         headers.Add(ContentTypeHeader, Encoding.UTF8.GetBytes(message.ContentType));
 
         // The dispatcher's span (a child of the publisher's) when tracing is on, else the publisher's own traceparent.

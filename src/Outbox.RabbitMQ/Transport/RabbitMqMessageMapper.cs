@@ -36,6 +36,11 @@ internal static class RabbitMqMessageMapper
         }
 
         headers[OutboxHeaders.Attempt] = message.Attempt.ToString(CultureInfo.InvariantCulture);
+        if (message.TenantId is not null)
+        {
+            headers[OutboxHeaders.Tenant] = message.TenantId;
+        }
+
         // The dispatcher's span (a child of the publisher's) when tracing is on, else the publisher's own traceparent.
         var traceParent = Activity.Current is { IdFormat: ActivityIdFormat.W3C } activity ? activity.Id : message.TraceParent;
         if (traceParent is not null)

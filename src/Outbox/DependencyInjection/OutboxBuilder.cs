@@ -125,6 +125,51 @@ public sealed class OutboxBuilder
     }
 
     /// <summary>
+    /// Keeps this outbox in a database per tenant, listed at run time by <typeparamref name="TSource"/> (a singleton):
+    /// one dispatcher per tenant database, each with its own leases, backoff and wake-up, tenants added and removed
+    /// while running (<see cref="OutboxTenantOptions.RefreshInterval"/>, <see cref="IOutboxTenants.RefreshAsync"/>), an
+    /// unreachable tenant retried alone. Every message carries its tenant (<see cref="OutboxMessage.TenantId"/>, the
+    /// <c>outbox-tenant</c> header); metrics, logs and traces carry <c>outbox.tenant</c>. The store's DbContext is the
+    /// tenants' context: the model and table names come from it, the connection strings from the source (a context
+    /// resolved without a tenant, at start-up, may have no connection string). Options bind from <c>Outbox:Tenants</c>
+    /// (<c>Outbox:Outboxes:{name}:Tenants</c> for a named outbox). See docs/tenants.md.
+    /// </summary>
+    public OutboxBuilder UseDatabasePerTenant<TSource>(Action<OutboxTenantOptions>? configure = null)
+        where TSource : class, IOutboxDatabaseSource
+    {
+        Services.TryAddSingleton<TSource>();
+        AddOutboxService<IOutboxDatabaseSource>(static sp => sp.GetRequiredService<TSource>());
+        return UseDatabasePerTenantCore(configure);
+    }
+
+    /// <summary>
+    /// Keeps this outbox in a database per tenant listed by <paramref name="source"/>; see
+    /// <see cref="UseDatabasePerTenant{TSource}(Action{OutboxTenantOptions})"/>.
+    /// </summary>
+    public OutboxBuilder UseDatabasePerTenant(IOutboxDatabaseSource source, Action<OutboxTenantOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        AddOutboxService(_ => source);
+        return UseDatabasePerTenantCore(configure);
+    }
+
+    private OutboxBuilder UseDatabasePerTenantCore(Action<OutboxTenantOptions>? configure)
+    {
+        _outbox.PerTenant = true;
+        var optionsName = _outbox.OptionsName;
+        Services.AddOptions<OutboxTenantOptions>(optionsName).BindConfiguration(OutboxTenantOptions.SectionOf(optionsName)).ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OutboxTenantOptions>, OutboxTenantOptionsValidator>());
+        if (configure is not null)
+        {
+            Services.Configure(optionsName, configure);
+        }
+
+        Services.TryAddScoped<OutboxTenantContext>();
+        AddOutboxService<IOutboxTenants>(sp => sp.GetRequiredKeyedService<OutboxTenantDispatcher>(_outbox.Name));
+        return this;
+    }
+
+    /// <summary>
     /// Registers this outbox's <typeparamref name="TService"/>, replacing the one registered before: without a key
     /// for the default outbox (as before several outboxes existed, so that an application's own unkeyed registration
     /// still counts), under the outbox name otherwise. See <see cref="OutboxInstance.Resolve{T}"/>. For store and

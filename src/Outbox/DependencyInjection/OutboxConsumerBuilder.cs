@@ -68,6 +68,45 @@ public sealed partial class OutboxConsumerBuilder
     }
 
     /// <summary>
+    /// Writes each message's inbox row, and runs its handler, in the database of the message's tenant (its
+    /// <c>outbox-tenant</c> header, set by a database-per-tenant outbox), listed by <typeparamref name="TSource"/> (a
+    /// singleton): the inbox makes the tenant the scope's <see cref="OutboxTenantContext"/> before it resolves the
+    /// consumer's DbContext, so the context connects to that database and the inbox row and the handler's writes commit
+    /// in one transaction there. A batch holds one tenant's messages. A message whose tenant the source does not list
+    /// (after reading it again) gets a context without a connection string: the attempt fails like a database that is
+    /// down and the message is requeued after <see cref="InboxConsumerOptions.RequeueDelay"/>. See docs/tenants.md.
+    /// </summary>
+    public OutboxConsumerBuilder UseDatabasePerTenant<TSource>()
+        where TSource : class, IOutboxDatabaseSource
+    {
+        Services.TryAddSingleton<TSource>();
+        return UseDatabasePerTenant(static sp => sp.GetRequiredService<TSource>());
+    }
+
+    /// <summary>
+    /// Writes each message's inbox in the database of its tenant, listed by <paramref name="source"/>; see
+    /// <see cref="UseDatabasePerTenant{TSource}()"/>.
+    /// </summary>
+    public OutboxConsumerBuilder UseDatabasePerTenant(IOutboxDatabaseSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return UseDatabasePerTenant(_ => source);
+    }
+
+    private OutboxConsumerBuilder UseDatabasePerTenant(Func<IServiceProvider, IOutboxDatabaseSource> source)
+    {
+        Services.TryAddScoped<OutboxTenantContext>();
+        var existing = Services.FirstOrDefault(d => d.IsKeyedService && d.ServiceType == typeof(OutboxTenantDirectory) && Equals(d.ServiceKey, Name));
+        if (existing is not null)
+        {
+            Services.Remove(existing);
+        }
+
+        Services.AddKeyedSingleton(Name, (sp, _) => new OutboxTenantDirectory(source(sp), sp.GetRequiredService<TimeProvider>()));
+        return this;
+    }
+
+    /// <summary>
     /// Registers the store-independent parts of consumer <paramref name="name"/> and returns its builder; a second call
     /// with the same name returns a builder over the same handlers. Called by the store packages.
     /// </summary>

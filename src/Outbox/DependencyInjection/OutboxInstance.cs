@@ -39,6 +39,16 @@ internal sealed class OutboxInstance
     /// <summary>The <c>outbox.name</c> tag of its metrics.</summary>
     public KeyValuePair<string, object?> Tag { get; }
 
+    /// <summary>
+    /// Whether its databases are listed at run time, one per tenant (<c>UseDatabasePerTenant</c>): then an
+    /// <see cref="OutboxTenantDispatcher"/> runs a dispatcher per tenant database instead of one over the store.
+    /// </summary>
+    public bool PerTenant { get; set; }
+
+    /// <summary>Its tenant dispatcher, when <see cref="PerTenant"/>.</summary>
+    public OutboxTenantDispatcher? Tenants(IServiceProvider services) =>
+        PerTenant ? services.GetRequiredKeyedService<OutboxTenantDispatcher>(Name) : null;
+
     /// <summary>Its transports: the default one and the routes by destination.</summary>
     public OutboxTransportRoutes Routes { get; } = new();
 

@@ -83,7 +83,10 @@ public static partial class OutboxServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>()));
         services.AddKeyedSingleton(name, static (sp, _) => new OutboxEndpointStates(sp.GetRequiredService<TimeProvider>()));
         services.AddKeyedSingleton(name, (sp, _) => new OutboxDispatcher(sp, outbox, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
-        services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<OutboxDispatcher>(name));
+        services.AddKeyedSingleton(name, (sp, _) => new OutboxTenantDispatcher(sp, outbox));
+        services.AddSingleton<IHostedService>(sp => outbox.PerTenant
+            ? sp.GetRequiredKeyedService<OutboxTenantDispatcher>(name)
+            : sp.GetRequiredKeyedService<OutboxDispatcher>(name));
         services.AddKeyedSingleton(name, (sp, _) => new OutboxBacklogMonitor(sp, outbox));
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredKeyedService<OutboxBacklogMonitor>(name));
         if (outbox.IsDefault)

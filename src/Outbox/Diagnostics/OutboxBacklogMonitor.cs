@@ -62,7 +62,7 @@ public sealed partial class OutboxBacklogMonitor : BackgroundService
     /// <summary>Reads the backlog now and keeps the reading.</summary>
     public async Task<OutboxBacklog?> RefreshAsync(CancellationToken cancellationToken)
     {
-        if (_outbox.Resolve<IOutboxMonitor>(_services) is not { } monitor)
+        if (((IOutboxMonitor?)_outbox.Tenants(_services) ?? _outbox.Resolve<IOutboxMonitor>(_services)) is not { } monitor)
         {
             return null;
         }

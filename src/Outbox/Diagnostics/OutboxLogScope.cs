@@ -3,22 +3,29 @@ using System.Collections;
 namespace Outbox;
 
 /// <summary>
-/// The log scope of one outbox's background work: a single <c>outbox.name</c> property, shown by scope-aware log
-/// providers (and by OpenTelemetry logging as an attribute).
+/// The log scope of one outbox's background work: an <c>outbox.name</c> property, and <c>outbox.tenant</c> for the work
+/// of one tenant database, shown by scope-aware log providers (and by OpenTelemetry logging as attributes).
 /// </summary>
-internal sealed class OutboxLogScope(string name) : IReadOnlyList<KeyValuePair<string, object?>>
+internal sealed class OutboxLogScope(string name, string? tenant = null) : IReadOnlyList<KeyValuePair<string, object?>>
 {
-    public KeyValuePair<string, object?> this[int index] =>
-        index == 0 ? new KeyValuePair<string, object?>("outbox.name", name) : throw new ArgumentOutOfRangeException(nameof(index));
+    public KeyValuePair<string, object?> this[int index] => index switch
+    {
+        0 => new KeyValuePair<string, object?>("outbox.name", name),
+        1 when tenant is not null => new KeyValuePair<string, object?>("outbox.tenant", tenant),
+        _ => throw new ArgumentOutOfRangeException(nameof(index)),
+    };
 
-    public int Count => 1;
+    public int Count => tenant is null ? 1 : 2;
 
     public IEnumerator<KeyValuePair<string, object?>> GetEnumerator()
     {
-        yield return this[0];
+        for (var i = 0; i < Count; i++)
+        {
+            yield return this[i];
+        }
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
-    public override string ToString() => $"outbox.name:{name}";
+    public override string ToString() => tenant is null ? $"outbox.name:{name}" : $"outbox.name:{name} outbox.tenant:{tenant}";
 }

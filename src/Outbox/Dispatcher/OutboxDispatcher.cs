@@ -28,6 +28,9 @@ internal sealed class OutboxDispatcher : BackgroundService
     private OutboxDispatcherHeartbeat? _heartbeat;
     private IMessageTransport _transport = null!;
     private readonly OutboxSignal _signal;
+    private readonly OutboxTenantBinding? _tenant;
+    private readonly TagList _tags;
+    private readonly int _concurrency;
     private readonly OutboxDispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -35,24 +38,42 @@ internal sealed class OutboxDispatcher : BackgroundService
     // The store and transport are resolved in StartAsync, after the host has validated the options, so that a missing
     // registration is reported by OutboxRegistrationValidator's message rather than by a DI resolution error.
     public OutboxDispatcher(IServiceProvider services, OutboxInstance outbox, TimeProvider timeProvider, ILogger<OutboxDispatcher> logger)
+        : this(services, outbox, tenant: null, concurrency: null, timeProvider, logger)
     {
+    }
+
+    /// <summary>
+    /// The dispatcher of one tenant database of a database-per-tenant outbox (see <see cref="OutboxTenantDispatcher"/>):
+    /// the tenant's own store, wake-up signal and heartbeat; the outbox's transports, pipelines and circuits (the
+    /// endpoints are the same whichever tenant sends).
+    /// </summary>
+    internal OutboxDispatcher(
+        IServiceProvider services, OutboxInstance outbox, OutboxTenantBinding? tenant, int? concurrency, TimeProvider timeProvider, ILogger<OutboxDispatcher> logger)
+    {
+        _concurrency = concurrency ?? outbox.DispatcherOptions(services).Concurrency;
         _services = services;
         _outbox = outbox;
+        _tenant = tenant;
         _transportPipeline = services.GetRequiredKeyedService<OutboxTransportPipeline>(outbox.Name);
         _endpoints = services.GetRequiredKeyedService<OutboxEndpointStates>(outbox.Name);
-        _signal = services.GetRequiredKeyedService<OutboxSignal>(outbox.Name);
+        _signal = tenant?.Signal ?? services.GetRequiredKeyedService<OutboxSignal>(outbox.Name);
         _options = outbox.DispatcherOptions(services);
         _time = timeProvider;
         _logger = logger;
+        _tags = new TagList { outbox.Tag };
+        if (tenant is not null)
+        {
+            _tags.Add(tenant.MetricTag);
+        }
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (_options.Enabled)
         {
-            _store = _outbox.Resolve<IOutboxStore>(_services) ?? throw new InvalidOperationException($"Outbox '{_outbox.Name}' has no store.");
+            _store = _tenant?.Store ?? _outbox.Resolve<IOutboxStore>(_services) ?? throw new InvalidOperationException($"Outbox '{_outbox.Name}' has no store.");
             _transport = _outbox.Resolve<IMessageTransport>(_services) ?? throw new InvalidOperationException($"Outbox '{_outbox.Name}' has no transport.");
-            _heartbeat = _services.GetKeyedService<OutboxDispatcherHeartbeat>(_outbox.Name);
+            _heartbeat = _tenant is not null ? _tenant.Heartbeat : _services.GetKeyedService<OutboxDispatcherHeartbeat>(_outbox.Name);
         }
 
         return base.StartAsync(cancellationToken);
@@ -64,7 +85,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         await Task.Yield();
 
         // Every log line of this outbox's loops carries its name (the loops inherit the scope).
-        using var logScope = _logger.BeginScope(new OutboxLogScope(_outbox.Name));
+        using var logScope = _logger.BeginScope(new OutboxLogScope(_outbox.Name, _tenant?.TenantId));
         if (!_options.Enabled)
         {
             OutboxLog.DispatcherDisabled(_logger);
@@ -88,8 +109,8 @@ internal sealed class OutboxDispatcher : BackgroundService
             },
             (sendAbort, _options.ShutdownTimeout));
 
-        OutboxLog.DispatcherStarted(_logger, _options.Concurrency, _options.BatchSize, _options.LeaseDuration);
-        var loops = new Task[_options.Concurrency];
+        OutboxLog.DispatcherStarted(_logger, _concurrency, _options.BatchSize, _options.LeaseDuration);
+        var loops = new Task[_concurrency];
         for (var i = 0; i < loops.Length; i++)
         {
             loops[i] = RunLoopAsync(Guid.CreateVersion7(), stoppingToken, sendAbort.Token);
@@ -131,6 +152,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 // the database accepting connections; they start over at the first statement that succeeds. Logged at
                 // the first failure and then every LoopFailureLogEvery-th, so that an outage does not flood the log.
                 consecutiveErrors++;
+                _heartbeat?.Failed(ex);
                 var delay = RetryBackoff.Compute(consecutiveErrors, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
                 if (consecutiveErrors % LoopFailureLogEvery == 1)
                 {
@@ -248,7 +270,7 @@ internal sealed class OutboxDispatcher : BackgroundService
             foreach (var (destination, summary) in circuitsOpen)
             {
                 OutboxLog.CircuitOpen(_logger, destination, summary.Count, summary.RetryAfter, summary.Cause);
-                OutboxTelemetry.CircuitRefused.Add(summary.Count, new KeyValuePair<string, object?>("messaging.destination.name", destination), _outbox.Tag);
+                OutboxTelemetry.CircuitRefused.Add(summary.Count, Tags(new KeyValuePair<string, object?>("messaging.destination.name", destination)));
             }
         }
 
@@ -257,13 +279,13 @@ internal sealed class OutboxDispatcher : BackgroundService
             var retried = releases.Count(r => !r.RefundAttempt);
             if (retried > 0)
             {
-                OutboxTelemetry.Retried.Add(retried, _outbox.Tag);
+                OutboxTelemetry.Retried.Add(retried, _tags);
             }
         }
 
         if (deadLetters is not null)
         {
-            OutboxTelemetry.DeadLettered.Add(deadLetters.Count, new KeyValuePair<string, object?>("outbox.side", "outbox"), _outbox.Tag);
+            OutboxTelemetry.DeadLettered.Add(deadLetters.Count, Tags(new KeyValuePair<string, object?>("outbox.side", "outbox")));
         }
 
         // Outcomes are persisted even when the host is stopping: each is one short statement.
@@ -426,11 +448,11 @@ internal sealed class OutboxDispatcher : BackgroundService
     private SendOutcome Delivered(OutboxMessage message, long started)
     {
         var destination = new KeyValuePair<string, object?>("messaging.destination.name", message.Destination);
-        OutboxTelemetry.Dispatched.Add(1, destination, _outbox.Tag);
-        OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, destination, _outbox.Tag);
+        OutboxTelemetry.Dispatched.Add(1, Tags(destination));
+        OutboxTelemetry.DispatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, Tags(destination));
         if (message.CreatedAt != default)
         {
-            OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), destination, _outbox.Tag);
+            OutboxTelemetry.DeliveryLatency.Record(Math.Max(0, (_time.GetUtcNow() - message.CreatedAt).TotalSeconds), Tags(destination));
         }
 
         return SendOutcome.Delivered();
@@ -509,11 +531,9 @@ internal sealed class OutboxDispatcher : BackgroundService
     {
         activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
         activity?.SetTag("error.type", exception.GetType().FullName);
-        OutboxTelemetry.Failed.Add(
-            1,
-            new KeyValuePair<string, object?>("messaging.destination.name", message.Destination),
-            new KeyValuePair<string, object?>("outbox.failure", failureOf),
-            _outbox.Tag);
+        var tags = Tags(new KeyValuePair<string, object?>("messaging.destination.name", message.Destination));
+        tags.Add("outbox.failure", failureOf);
+        OutboxTelemetry.Failed.Add(1, tags);
     }
 
     /// <summary>
@@ -552,6 +572,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         {
             activity.SetTag("messaging.system", "outbox");
             activity.SetTag("outbox.name", _outbox.Name);
+            activity.SetTag("outbox.tenant", _tenant?.TenantId);
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.destination.name", group[0].Destination);
             activity.SetTag("messaging.batch.message_count", group.Count);
@@ -577,6 +598,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         {
             activity.SetTag("messaging.system", "outbox");
             activity.SetTag("outbox.name", _outbox.Name);
+            activity.SetTag("outbox.tenant", _tenant?.TenantId);
             activity.SetTag("messaging.operation.type", "send");
             activity.SetTag("messaging.destination.name", message.Destination);
             activity.SetTag("messaging.message.id", message.MessageId.ToString());
@@ -589,6 +611,14 @@ internal sealed class OutboxDispatcher : BackgroundService
         }
 
         return activity;
+    }
+
+    /// <summary>This dispatcher's metric tags (<c>outbox.name</c>, and <c>outbox.tenant</c> for a tenant's) and <paramref name="tag"/>.</summary>
+    private TagList Tags(KeyValuePair<string, object?> tag)
+    {
+        var tags = _tags;
+        tags.Add(tag);
+        return tags;
     }
 
     private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));

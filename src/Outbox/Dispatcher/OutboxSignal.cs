@@ -1,7 +1,7 @@
 namespace Outbox;
 
 /// <summary>
-/// Wakes idle dispatcher loops. A publisher calls <see cref="NotifyCommitted"/> once a unit of work that published has
+/// Wakes idle dispatcher loops. A publisher calls <see cref="NotifyCommitted()"/> once a unit of work that published has
 /// committed: loops in this process wake at once, and cross-process wake-ups (PostgreSQL LISTEN/NOTIFY) subscribe to
 /// <see cref="Committed"/>. Polling remains the fallback.
 /// </summary>
@@ -9,7 +9,7 @@ public sealed class OutboxSignal
 {
     private TaskCompletionSource _current = NewSource();
 
-    /// <summary>Raised by <see cref="NotifyCommitted"/>; handlers must return quickly and must not throw.</summary>
+    /// <summary>Raised by <see cref="NotifyCommitted()"/>; handlers must return quickly and must not throw.</summary>
     public event Action? Committed;
 
     /// <summary>Wakes every loop of this process waiting now, and makes the next wait of a busy loop return at once.</summary>
@@ -20,6 +20,28 @@ public sealed class OutboxSignal
     {
         Notify();
         Committed?.Invoke();
+    }
+
+    /// <summary>
+    /// Set by a database-per-tenant outbox: wakes the dispatcher of the tenant whose database a commit went to (given
+    /// its connection string), instead of this signal's own waiters.
+    /// </summary>
+    internal Action<string?>? CommitRouter { get; set; }
+
+    /// <summary>Whether commits are routed by database (<see cref="NotifyCommitted(string?)"/> is worth calling).</summary>
+    internal bool RoutesCommits => CommitRouter is not null;
+
+    /// <summary>Messages were committed to the database of <paramref name="connectionString"/>.</summary>
+    internal void NotifyCommitted(string? connectionString)
+    {
+        if (CommitRouter is { } route)
+        {
+            route(connectionString);
+            Committed?.Invoke();
+            return;
+        }
+
+        NotifyCommitted();
     }
 
     /// <summary>

@@ -34,6 +34,15 @@ public sealed class OutboxDispatcherHeartbeat
     /// <summary>Records that <paramref name="loop"/> completed an iteration now.</summary>
     public void Beat(Guid loop) => _loops[loop] = _time.GetUtcNow().UtcTicks;
 
+    /// <summary>The last failure of a loop (a claim or write that threw), and when; <see langword="null"/> before the first.</summary>
+    internal (DateTimeOffset At, string Error)? LastFailure => Volatile.Read(ref _lastFailure)?.Value;
+
+    /// <summary>Records that a loop's claim or write failed with <paramref name="exception"/>.</summary>
+    internal void Failed(Exception exception) =>
+        Volatile.Write(ref _lastFailure, new System.Runtime.CompilerServices.StrongBox<(DateTimeOffset, string)>((_time.GetUtcNow(), $"{exception.GetType().Name}: {exception.Message}")));
+
+    private System.Runtime.CompilerServices.StrongBox<(DateTimeOffset, string)>? _lastFailure;
+
     /// <summary>Forgets <paramref name="loop"/> (it stopped).</summary>
     public void Stopped(Guid loop) => _loops.TryRemove(loop, out _);
 }

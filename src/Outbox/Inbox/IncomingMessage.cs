@@ -23,6 +23,12 @@ public sealed record IncomingMessage
     /// <summary>The per-key sequence number, or <see langword="null"/>.</summary>
     public long? SequenceNumber { get; init; }
 
+    /// <summary>
+    /// The tenant the message belongs to (the <c>outbox-tenant</c> header, set by a database-per-tenant outbox), or
+    /// <see langword="null"/>. The inbox makes it the <see cref="OutboxTenantContext"/> of the scope it processes the message in.
+    /// </summary>
+    public string? TenantId => Headers.GetValueOrDefault(OutboxHeaders.Tenant);
+
     /// <summary>Every header the transport carried, as text.</summary>
     public IReadOnlyDictionary<string, string> Headers { get; init; } = NoHeaders;
 

@@ -21,6 +21,9 @@ public static class OutboxHeaders
     /// <summary>The delivery attempt number.</summary>
     public const string Attempt = "outbox-attempt";
 
+    /// <summary>The tenant whose database the message came from (<see cref="OutboxMessage.TenantId"/>), for a database-per-tenant outbox.</summary>
+    public const string Tenant = "outbox-tenant";
+
     /// <summary>The W3C trace context header.</summary>
     public const string TraceParent = "traceparent";
 }

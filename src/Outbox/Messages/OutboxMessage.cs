@@ -56,6 +56,32 @@ public sealed class OutboxMessage
     /// <summary>Which delivery attempt this is, starting at 1. Incremented every time the row is claimed.</summary>
     public int Attempt { get; init; }
 
+    /// <summary>
+    /// The tenant whose database the message was claimed from, for a database-per-tenant outbox
+    /// (<see cref="IOutboxDatabaseSource"/>); transports carry it as the <c>outbox-tenant</c> header, so a consumer can
+    /// write its inbox to that tenant's database. <see langword="null"/> otherwise.
+    /// </summary>
+    public string? TenantId { get; init; }
+
+    /// <summary>This message, claimed from tenant <paramref name="tenantId"/>'s database.</summary>
+    internal OutboxMessage WithTenant(string tenantId) => new()
+    {
+        Position = Position,
+        MessageId = MessageId,
+        Destination = Destination,
+        MessageType = MessageType,
+        PartitionKey = PartitionKey,
+        SequenceNumber = SequenceNumber,
+        Payload = Payload,
+        PayloadSize = PayloadSize,
+        ContentType = ContentType,
+        Headers = Headers,
+        CreatedAt = CreatedAt,
+        TraceParent = TraceParent,
+        Attempt = Attempt,
+        TenantId = tenantId,
+    };
+
     internal static readonly IReadOnlyDictionary<string, string> EmptyHeaders =
         new System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(new Dictionary<string, string>());
 }

@@ -9,26 +9,39 @@ namespace Outbox.Testing;
 public sealed class OutboxDeliveryAwaiter
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
-    private readonly (string Name, IOutboxStore Store, OutboxSignal Signal)[] _outboxes;
+    private readonly Func<(string Name, IOutboxStore Store, OutboxSignal Signal)[]> _outboxes;
 
     /// <summary>Creates the awaiter of one store.</summary>
     public OutboxDeliveryAwaiter(IOutboxStore store, OutboxSignal signal)
     {
-        _outboxes = [(OutboxInstance.DefaultName, store, signal)];
+        (string, IOutboxStore, OutboxSignal)[] one = [(OutboxInstance.DefaultName, store, signal)];
+        _outboxes = () => one;
     }
 
-    /// <summary>Creates the awaiter of every outbox of the host that has a store.</summary>
+    /// <summary>
+    /// Creates the awaiter of every outbox of the host that has a store; a database-per-tenant outbox counts with every
+    /// tenant running when a wait starts.
+    /// </summary>
     internal OutboxDeliveryAwaiter(IServiceProvider services, IEnumerable<OutboxInstance> outboxes)
     {
-        _outboxes = outboxes
+        var all = outboxes.ToArray();
+        var fixedStores = all
+            .Where(static o => !o.PerTenant)
             .Select(o => (o.Name, Store: o.Resolve<IOutboxStore>(services), Signal: services.GetRequiredKeyedService<OutboxSignal>(o.Name)))
             .Where(static o => o.Store is not null)
             .Select(static o => (o.Name, o.Store!, o.Signal))
             .ToArray();
-        if (_outboxes.Length == 0)
+        var tenantOutboxes = all.Where(static o => o.PerTenant).ToArray();
+        if (fixedStores.Length == 0 && tenantOutboxes.Length == 0)
         {
             throw new InvalidOperationException("No outbox of this host has a store: call UsePostgreSql<TContext>() or UseSqlite<TContext>() on AddOutbox().");
         }
+
+        _outboxes = () => tenantOutboxes.Length == 0
+            ? fixedStores
+            : fixedStores
+                .Concat(tenantOutboxes.SelectMany(o => o.Tenants(services)!.Running.Select(t => ($"{o.Name}/{t.Database.TenantId}", t.Stores.Store, t.Signal))))
+                .ToArray();
     }
 
     /// <summary>
@@ -40,15 +53,16 @@ public sealed class OutboxDeliveryAwaiter
     public async Task WaitForDeliveryAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + timeout;
-        var upTo = new long[_outboxes.Length];
-        for (var i = 0; i < _outboxes.Length; i++)
+        var outboxes = _outboxes();
+        var upTo = new long[outboxes.Length];
+        for (var i = 0; i < outboxes.Length; i++)
         {
-            upTo[i] = await _outboxes[i].Store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
+            upTo[i] = await outboxes[i].Store.GetLastPositionAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        for (var i = 0; i < _outboxes.Length; i++)
+        for (var i = 0; i < outboxes.Length; i++)
         {
-            var (name, store, signal) = _outboxes[i];
+            var (name, store, signal) = outboxes[i];
             while (true)
             {
                 signal.Notify();
@@ -60,7 +74,7 @@ public sealed class OutboxDeliveryAwaiter
 
                 if (DateTime.UtcNow >= deadline)
                 {
-                    var which = _outboxes.Length == 1 ? "outbox" : $"outbox '{name}'";
+                    var which = outboxes.Length == 1 ? "outbox" : $"outbox '{name}'";
                     throw new TimeoutException(
                         $"{remaining} {which} message(s) written up to position {upTo[i]} were still undelivered after {timeout}. " +
                         "Is the dispatcher running (Outbox:Dispatcher:Enabled) and is the transport accepting messages?");
