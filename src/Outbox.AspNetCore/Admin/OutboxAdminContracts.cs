@@ -73,13 +73,18 @@ internal sealed record OutboxBacklogResponse(long Pending, double OldestAgeSecon
 /// <param name="IsDefault">Whether the endpoints use it when the request names no outbox.</param>
 /// <param name="Backlog">Its last backlog reading, when its store reports one.</param>
 /// <param name="BacklogError">Why the backlog could not be read.</param>
-internal sealed record OutboxSummaryResponse(string Name, bool IsDefault, OutboxBacklogResponse? Backlog, string? BacklogError);
+/// <param name="Tenants">For a database-per-tenant outbox, how many tenants run (listed by <c>GET .../tenants</c>); else <see langword="null"/>.</param>
+internal sealed record OutboxSummaryResponse(string Name, bool IsDefault, OutboxBacklogResponse? Backlog, string? BacklogError, int? Tenants = null);
+
+/// <summary>Answer of <c>GET .../tenants</c>: the tenants of a database-per-tenant outbox.</summary>
+internal sealed record OutboxTenantsResponse(string Outbox, IReadOnlyList<OutboxTenantStatus> Tenants);
 
 /// <summary>Answer of <c>GET .../outboxes</c>.</summary>
 internal sealed record OutboxesResponse(IReadOnlyList<OutboxSummaryResponse> Outboxes);
 
 /// <summary>Source-generated JSON of the admin API: web defaults (camelCase), enums as strings.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(OutboxTenantsResponse))]
 [JsonSerializable(typeof(OutboxIdsRequest))]
 [JsonSerializable(typeof(OutboxPurgeRequest))]
 [JsonSerializable(typeof(OutboxPurgeResponse))]

@@ -15,6 +15,13 @@ internal static class OutboxAdminEndpoints
     {
         var api = group.MapGroup("/api");
         api.MapGet("/outboxes", Handler(ListOutboxesAsync));
+        api.MapGet("/tenants", (HttpContext http) =>
+        {
+            var outbox = OutboxAdminTarget.Of(http);
+            return outbox.Tenants(http.RequestServices) is { } tenants
+                ? Results.Json(new OutboxTenantsResponse(outbox.Name, tenants.Tenants), OutboxAdminJsonContext.Default.OutboxTenantsResponse)
+                : NotFound($"Outbox '{outbox.Name}' does not keep a database per tenant (UseDatabasePerTenant).");
+        });
         api.MapGet("/stats", Handler(StatsAsync));
         api.MapGet("/endpoints", (HttpContext http) => Results.Json(
             new OutboxEndpointsResponse(OutboxEndpointResponse.From(Endpoints(http))),
@@ -89,7 +96,7 @@ internal static class OutboxAdminEndpoints
         foreach (var outbox in http.RequestServices.GetServices<OutboxInstance>())
         {
             var (reading, error) = await ReadBacklogAsync(http, outbox.Name).ConfigureAwait(false);
-            outboxes.Add(new OutboxSummaryResponse(outbox.Name, outbox.Name == target?.Name, reading, error));
+            outboxes.Add(new OutboxSummaryResponse(outbox.Name, outbox.Name == target?.Name, reading, error, outbox.Tenants(http.RequestServices)?.Tenants.Count));
         }
 
         return Results.Json(new OutboxesResponse(outboxes), OutboxAdminJsonContext.Default.OutboxesResponse);
@@ -271,6 +278,16 @@ internal static class OutboxAdminEndpoints
     private static IOutboxAdminStore Outbox(HttpContext http)
     {
         var outbox = OutboxAdminTarget.Of(http);
+        if (outbox.Tenants(http.RequestServices) is { } tenants)
+        {
+            // A database per tenant: the rows are in the tenant's database, named by ?tenant=.
+            var asked = http.Request.Query[OutboxAdminTarget.TenantParameter].ToString();
+            return tenants.Running.FirstOrDefault(t => t.Database.TenantId == asked).Stores?.Admin
+                ?? throw new OutboxAdminTarget.UnknownOutboxException(asked.Length == 0
+                    ? $"Outbox '{outbox.Name}' keeps a database per tenant: add ?{OutboxAdminTarget.TenantParameter}=<tenant id> (GET .../tenants lists them)."
+                    : $"Outbox '{outbox.Name}' runs no tenant '{asked}' (GET .../tenants lists them).");
+        }
+
         return outbox.Resolve<IOutboxAdminStore>(http.RequestServices)
             ?? throw new OutboxAdminTarget.UnknownOutboxException($"Outbox '{outbox.Name}' has no admin store (UsePostgreSql<TContext>() or UseSqlite<TContext>()).");
     }

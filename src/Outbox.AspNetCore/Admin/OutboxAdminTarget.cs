@@ -11,6 +11,9 @@ internal static class OutboxAdminTarget
 {
     public const string QueryParameter = "outbox";
 
+    /// <summary>The query parameter naming the tenant of a database-per-tenant outbox.</summary>
+    public const string TenantParameter = "tenant";
+
     /// <summary>The outbox of <paramref name="http"/>'s request.</summary>
     /// <exception cref="UnknownOutboxException">The request names an outbox the host does not have, or names none when it must.</exception>
     public static OutboxInstance Of(HttpContext http)

@@ -78,15 +78,72 @@ public sealed class OutboxAdminMultipleOutboxesTests : IAsyncDisposable
         Assert.Contains("'billing'", problem, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Tenants_DatabasePerTenantOutbox_ListsItsTenantsAndEachTenantsPendingRowsFromItsDatabase()
+    {
+        var tenants = new[] { "north", "south" }
+            .Select(id => new OutboxDatabase(id, new SqliteConnectionStringBuilder { DataSource = $"{_billingPath}.{id}", DefaultTimeout = 30 }.ToString()))
+            .ToList();
+        foreach (var tenant in tenants)
+        {
+            await using var create = BillingContext(tenant.ConnectionString);
+            await create.Database.EnsureCreatedAsync(Ct);
+        }
+
+        await using var app = await AdminTestApp.StartAsync(
+            o => o.AuthorizationPolicy = AdminTestApp.Policy,
+            builder =>
+            {
+                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(sp.GetRequiredService<OutboxTenantContext>().ConnectionString).UseOutbox(sp));
+                builder.Services.AddOutbox("tenants").UseSqlite<BillingAdminDbContext>().UseDatabasePerTenant(new Listed(tenants)).UseInMemoryTransport();
+            });
+
+        // Scheduled an hour ahead, so they stay pending while the tenants' dispatchers run.
+        foreach (var (tenant, count) in new[] { (tenants[0], 2), (tenants[1], 1) })
+        {
+            await using var billing = BillingContext(tenant.ConnectionString);
+            for (var i = 0; i < count; i++)
+            {
+                billing.Publish(new OrderPlaced(Guid.NewGuid(), $"{tenant.TenantId}-{i}", 1), new PublishOptions { Destination = tenant.TenantId, DeliverAfter = DateTimeOffset.UtcNow.AddHours(1) });
+            }
+
+            await billing.SaveChangesAsync(Ct);
+        }
+
+        using var client = app.Client();
+        var listed = await client.GetFromJsonAsync<JsonElement>("outbox/api/tenants?outbox=tenants", Ct);
+        Assert.Equal("tenants", listed.GetProperty("outbox").GetString());
+        Assert.Equal(["north", "south"], listed.GetProperty("tenants").EnumerateArray().Select(t => t.GetProperty("tenantId").GetString()));
+        var outboxes = await client.GetFromJsonAsync<JsonElement>("outbox/api/outboxes", Ct);
+        Assert.Equal(2, outboxes.GetProperty("outboxes").EnumerateArray().Single(o => o.GetProperty("name").GetString() == "tenants").GetProperty("tenants").GetInt32());
+
+        foreach (var (tenant, count) in new[] { ("north", 2), ("south", 1) })
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>($"outbox/api/pending?outbox=tenants&tenant={tenant}", Ct);
+            Assert.Equal(Enumerable.Repeat(tenant, count), page.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("destination").GetString()));
+        }
+
+        using var noTenant = await client.GetAsync("outbox/api/pending?outbox=tenants", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, noTenant.StatusCode);
+        Assert.Contains("add ?tenant=<tenant id>", await noTenant.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        using var notPerTenant = await client.GetAsync("outbox/api/tenants", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, notPerTenant.StatusCode);
+    }
+
     public ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        foreach (var suffix in new[] { "", "-wal", "-shm", ".north", ".north-wal", ".north-shm", ".south", ".south-wal", ".south-shm" })
         {
             File.Delete(_billingPath + suffix);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    private sealed class Listed(IReadOnlyCollection<OutboxDatabase> databases) : IOutboxDatabaseSource
+    {
+        public ValueTask<IReadOnlyCollection<OutboxDatabase>> GetDatabasesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(databases);
     }
 
     private static BillingAdminDbContext BillingContext(string connectionString) =>
