@@ -141,6 +141,21 @@ public sealed class BenchOptions
     /// <summary>soak: messages per reported segment.</summary>
     public int ReportEvery { get; private set; } = 1_000_000;
 
+    /// <summary>tenants: tenant databases (default 50).</summary>
+    public int Tenants { get; private set; } = 50;
+
+    /// <summary>tenants: of them, how many start with a deep backlog (default 1).</summary>
+    public int HotTenants { get; private set; } = 1;
+
+    /// <summary>These options, connected to <paramref name="connectionString"/> (a tenant database of the tenants scenario).</summary>
+    public BenchOptions WithConnection(string connectionString)
+    {
+        var copy = (BenchOptions)MemberwiseClone();
+        copy.Connection = connectionString;
+        copy.ConnectionOptions = null;
+        return copy;
+    }
+
     /// <summary>How long a phase may take before the run is declared failed.</summary>
     public double TimeoutSeconds { get; private set; } = 600;
 
@@ -170,6 +185,8 @@ public sealed class BenchOptions
                    end with one message per POST, then with batches (--http-batch), in the same run: msg/s and requests/message
           pooler   drain msg/s direct vs through PgBouncer, and cross-process wake-up latency behind it
           failover primary killed, standby promoted (--repeat N times, default 3): promote complete -> next delivery
+          tenants  a database per tenant (PostgreSQL): --hot tenants with --messages each waiting, the others trickling;
+                   quiet tenants' commit -> delivered p99, the hot drain rate against a single outbox's in the same run
 
         Options:
           --provider postgres|sqlite   database (default postgres)
@@ -207,6 +224,8 @@ public sealed class BenchOptions
           --pg-floor-rescan <s>        PostgreSQL ClaimFloorRescanInterval, 0 = no claim floor (default: library default)
           --pg-synchronous-commit on|off  PostgreSQL SynchronousCommit of the dispatchers' statements (default: library default, off)
           --payload-mb N               oversized: the row's payload in MiB (default 100)
+          --tenants N                  tenants: tenant databases (default 50)
+          --hot H                      tenants: tenants with a deep backlog (default 1); --messages = its size (default 100000)
           --transport rabbitmq|http    isolation: the transport (default rabbitmq)
           --outage-seconds S           isolation (http): how long the bad receiver refuses connections (default 60)
           --host-recheck-seconds N     failover: Npgsql's Host Recheck Seconds (default 1; Npgsql's own default is 10)
@@ -320,6 +339,12 @@ public sealed class BenchOptions
                     break;
                 case "--host-recheck-seconds":
                     options.HostRecheckSeconds = Int(name, Value(), 0, 3600);
+                    break;
+                case "--tenants":
+                    options.Tenants = Int(name, Value(), 2, 500);
+                    break;
+                case "--hot":
+                    options.HotTenants = Int(name, Value(), 0, 100);
                     break;
                 case "--messages":
                     options.Messages = Int(name, Value(), 1, 100_000_000);

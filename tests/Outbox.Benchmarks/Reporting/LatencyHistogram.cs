@@ -41,6 +41,18 @@ public sealed class LatencyHistogram
 
     public double? MeanMs => Count == 0 ? null : _histogram.GetMean() / 1000.0;
 
+    /// <summary>Adds every duration of <paramref name="other"/> (which must not be recording meanwhile).</summary>
+    public void Merge(LatencyHistogram other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        _histogram.Add(other._histogram);
+        var max = Interlocked.Read(ref other._maxMicroseconds);
+        if (max > Interlocked.Read(ref _maxMicroseconds))
+        {
+            Interlocked.Exchange(ref _maxMicroseconds, max);
+        }
+    }
+
     public void Reset()
     {
         _histogram.Reset();

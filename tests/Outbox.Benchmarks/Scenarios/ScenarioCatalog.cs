@@ -21,6 +21,7 @@ public static class ScenarioCatalog
         ["pooler"] = PoolerScenario.RunAsync,
         ["failover"] = FailoverScenario.RunAsync,
         ["http"] = HttpScenario.RunAsync,
+        ["tenants"] = TenantsScenario.RunAsync,
     };
 
     /// <summary>Scenarios that will come with later issues.</summary>
