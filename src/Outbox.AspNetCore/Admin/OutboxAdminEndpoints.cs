@@ -31,10 +31,10 @@ internal static class OutboxAdminEndpoints
         api.MapGet("/dead-letters", Handler(http => ListAsync(http, deadLetters: true)));
         api.MapGet("/dead-letters/{id}", (HttpContext http, string id) => GetAsync(http, id, deadLetters: true));
         api.MapPost("/dead-letters/requeue", Handler(RequeueAsync));
-        api.MapPost("/dead-letters/purge", Handler(http =>
+        api.MapPost("/dead-letters/purge", Handler(async http =>
         {
-            var store = Outbox(http);
-            return PurgeAsync(http, "outbox", store.PurgeDeadLettersAsync, store.PurgeDeadLettersBeforeAsync);
+            var store = await OutboxAsync(http).ConfigureAwait(false);
+            return await PurgeAsync(http, "outbox", store.PurgeDeadLettersAsync, store.PurgeDeadLettersBeforeAsync).ConfigureAwait(false);
         }));
         api.MapGet("/inbox/dead-letters", Handler(ListInboxAsync));
         api.MapGet("/inbox/dead-letters/{id}", GetInboxAsync);
@@ -122,7 +122,7 @@ internal static class OutboxAdminEndpoints
 
     private static async Task<IResult> ListAsync(HttpContext http, bool deadLetters)
     {
-        var store = Outbox(http);
+        var store = await OutboxAsync(http).ConfigureAwait(false);
         var errors = new Dictionary<string, string[]>();
         if (OutboxAdminRequest.ReadQuery(http.Request.Query, errors) is not { } query)
         {
@@ -137,7 +137,7 @@ internal static class OutboxAdminEndpoints
 
     private static async Task<IResult> GetAsync(HttpContext http, string idText, bool deadLetters)
     {
-        var store = Outbox(http);
+        var store = await OutboxAsync(http).ConfigureAwait(false);
         var errors = new Dictionary<string, string[]>();
         if (OutboxAdminRequest.Id(idText, errors) is not { } id)
         {
@@ -154,7 +154,7 @@ internal static class OutboxAdminEndpoints
 
     private static async Task<IResult> RequeueAsync(HttpContext http)
     {
-        var store = Outbox(http);
+        var store = await OutboxAsync(http).ConfigureAwait(false);
         var (body, problem) = await OutboxAdminRequest.ReadBodyAsync(http.Request, OutboxAdminJsonContext.Default.OutboxIdsRequest).ConfigureAwait(false);
         if (problem is not null)
         {
@@ -275,17 +275,22 @@ internal static class OutboxAdminEndpoints
     // A lambda taking only HttpContext would bind as a RequestDelegate and drop its IResult: type it as a Func.
     private static Func<HttpContext, Task<IResult>> Handler(Func<HttpContext, Task<IResult>> handler) => handler;
 
-    private static IOutboxAdminStore Outbox(HttpContext http)
+    private static async Task<IOutboxAdminStore> OutboxAsync(HttpContext http)
     {
         var outbox = OutboxAdminTarget.Of(http);
         if (outbox.Tenants(http.RequestServices) is { } tenants)
         {
-            // A database per tenant: the rows are in the tenant's database, named by ?tenant=.
+            // A database per tenant: the rows are in the tenant's database, named by ?tenant= (and found through the
+            // tenant source even where this host's dispatcher is disabled).
             var asked = http.Request.Query[OutboxAdminTarget.TenantParameter].ToString();
-            return tenants.Running.FirstOrDefault(t => t.Database.TenantId == asked).Stores?.Admin
-                ?? throw new OutboxAdminTarget.UnknownOutboxException(asked.Length == 0
-                    ? $"Outbox '{outbox.Name}' keeps a database per tenant: add ?{OutboxAdminTarget.TenantParameter}=<tenant id> (GET .../tenants lists them)."
-                    : $"Outbox '{outbox.Name}' runs no tenant '{asked}' (GET .../tenants lists them).");
+            if (asked.Length == 0)
+            {
+                throw new OutboxAdminTarget.UnknownOutboxException(
+                    $"Outbox '{outbox.Name}' keeps a database per tenant: add ?{OutboxAdminTarget.TenantParameter}=<tenant id> (GET .../tenants lists the running ones).");
+            }
+
+            return await tenants.AdminStoreAsync(asked, http.RequestAborted).ConfigureAwait(false)
+                ?? throw new OutboxAdminTarget.UnknownOutboxException($"Outbox '{outbox.Name}' has no tenant '{asked}': its tenant source does not list it.");
         }
 
         return outbox.Resolve<IOutboxAdminStore>(http.RequestServices)

@@ -28,6 +28,7 @@ internal sealed partial class OutboxTenantDispatcher : BackgroundService, IOutbo
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private volatile Dictionary<string, Tenant> _byConnectionString = new(StringComparer.Ordinal);
     private TaskCompletionSource _refreshRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<OutboxDatabase, OutboxTenantStores> _adminOnly = [];
     private IOutboxDatabaseSource? _source;
     private IOutboxTenantStoreFactory? _factory;
     private int _sourceFailures;
@@ -115,6 +116,7 @@ internal sealed partial class OutboxTenantDispatcher : BackgroundService, IOutbo
             await Task.WhenAll(_tenants.Values.Select(t => StopTenantAsync(t, cancellationToken))).ConfigureAwait(false);
             _tenants.Clear();
             _byConnectionString = new Dictionary<string, Tenant>(StringComparer.Ordinal);
+            await DisposeAdminOnlyStoresAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -178,6 +180,61 @@ internal sealed partial class OutboxTenantDispatcher : BackgroundService, IOutbo
     {
         _refreshing.Dispose();
         base.Dispose();
+    }
+
+    /// <summary>
+    /// The admin store of tenant <paramref name="tenantId"/>: its running dispatcher's, or else, when the source lists it
+    /// (a host whose dispatcher is disabled, one not started yet, or a tenant listed since the last refresh), stores made
+    /// for the admin API alone from the source's entry, kept until the host stops. <see langword="null"/> when the source
+    /// does not list it.
+    /// </summary>
+    internal async ValueTask<IOutboxAdminStore?> AdminStoreAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        if (_tenants.TryGetValue(tenantId, out var running))
+        {
+            return running.Stores.Admin;
+        }
+
+        var source = _outbox.Resolve<IOutboxDatabaseSource>(_services);
+        var factory = _outbox.Resolve<IOutboxTenantStoreFactory>(_services);
+        if (source is null || factory is null)
+        {
+            return null;
+        }
+
+        var databases = await source.GetDatabasesAsync(cancellationToken).ConfigureAwait(false);
+        var listed = databases.FirstOrDefault(d => string.Equals(d.TenantId, tenantId, StringComparison.Ordinal));
+        if (listed is null)
+        {
+            return null;
+        }
+
+        lock (_adminOnly)
+        {
+            if (!_adminOnly.TryGetValue(listed, out var stores))
+            {
+                // Its own signal: a requeue here wakes nobody; the tenant's dispatcher, once running, finds the rows by claiming.
+                stores = factory.Create(listed, new OutboxSignal());
+                _adminOnly.Add(listed, stores);
+            }
+
+            return stores.Admin;
+        }
+    }
+
+    private async Task DisposeAdminOnlyStoresAsync()
+    {
+        List<OutboxTenantStores> stores;
+        lock (_adminOnly)
+        {
+            stores = [.. _adminOnly.Values];
+            _adminOnly.Clear();
+        }
+
+        foreach (var resources in stores.Select(static s => s.Resources).OfType<IAsyncDisposable>())
+        {
+            await resources.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private void RouteCommit(string? connectionString)

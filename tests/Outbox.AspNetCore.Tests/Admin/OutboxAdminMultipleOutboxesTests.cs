@@ -81,35 +81,7 @@ public sealed class OutboxAdminMultipleOutboxesTests : IAsyncDisposable
     [Fact]
     public async Task Tenants_DatabasePerTenantOutbox_ListsItsTenantsAndEachTenantsPendingRowsFromItsDatabase()
     {
-        var tenants = new[] { "north", "south" }
-            .Select(id => new OutboxDatabase(id, new SqliteConnectionStringBuilder { DataSource = $"{_billingPath}.{id}", DefaultTimeout = 30 }.ToString()))
-            .ToList();
-        foreach (var tenant in tenants)
-        {
-            await using var create = BillingContext(tenant.ConnectionString);
-            await create.Database.EnsureCreatedAsync(Ct);
-        }
-
-        await using var app = await AdminTestApp.StartAsync(
-            o => o.AuthorizationPolicy = AdminTestApp.Policy,
-            builder =>
-            {
-                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(sp.GetRequiredService<OutboxTenantContext>().ConnectionString).UseOutbox(sp));
-                builder.Services.AddOutbox("tenants").UseSqlite<BillingAdminDbContext>().UseDatabasePerTenant(new Listed(tenants)).UseInMemoryTransport();
-            });
-
-        // Scheduled an hour ahead, so they stay pending while the tenants' dispatchers run.
-        foreach (var (tenant, count) in new[] { (tenants[0], 2), (tenants[1], 1) })
-        {
-            await using var billing = BillingContext(tenant.ConnectionString);
-            for (var i = 0; i < count; i++)
-            {
-                billing.Publish(new OrderPlaced(Guid.NewGuid(), $"{tenant.TenantId}-{i}", 1), new PublishOptions { Destination = tenant.TenantId, DeliverAfter = DateTimeOffset.UtcNow.AddHours(1) });
-            }
-
-            await billing.SaveChangesAsync(Ct);
-        }
-
+        await using var app = await StartTenantsAsync(dispatcherEnabled: true);
         using var client = app.Client();
         var listed = await client.GetFromJsonAsync<JsonElement>("outbox/api/tenants?outbox=tenants", Ct);
         Assert.Equal("tenants", listed.GetProperty("outbox").GetString());
@@ -128,6 +100,73 @@ public sealed class OutboxAdminMultipleOutboxesTests : IAsyncDisposable
         Assert.Contains("add ?tenant=<tenant id>", await noTenant.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         using var notPerTenant = await client.GetAsync("outbox/api/tenants", Ct);
         Assert.Equal(HttpStatusCode.NotFound, notPerTenant.StatusCode);
+    }
+
+    [Fact]
+    public async Task Tenants_DispatcherDisabled_TheAdminApiStillReadsEachTenantsRowsThroughTheTenantSource()
+    {
+        // An admin-only host (Outbox:Outboxes:tenants:Dispatcher:Enabled false) runs no tenant, but the rows are
+        // still there: the admin API finds the tenant's database through the source.
+        await using var app = await StartTenantsAsync(dispatcherEnabled: false);
+        using var client = app.Client();
+
+        var listed = await client.GetFromJsonAsync<JsonElement>("outbox/api/tenants?outbox=tenants", Ct);
+        Assert.Empty(listed.GetProperty("tenants").EnumerateArray());
+        foreach (var (tenant, count) in new[] { ("north", 2), ("south", 1) })
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>($"outbox/api/pending?outbox=tenants&tenant={tenant}", Ct);
+            Assert.Equal(Enumerable.Repeat(tenant, count), page.GetProperty("items").EnumerateArray().Select(m => m.GetProperty("destination").GetString()));
+        }
+
+        using var unknown = await client.GetAsync("outbox/api/pending?outbox=tenants&tenant=east", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Contains("no tenant 'east'", await unknown.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A host with outbox <c>tenants</c> keeping a SQLite file per tenant (north, south), and 2 and 1 messages pending
+    /// in them (scheduled an hour ahead, so they stay pending while the tenants' dispatchers run).
+    /// </summary>
+    private async Task<AdminTestApp> StartTenantsAsync(bool dispatcherEnabled)
+    {
+        var tenants = new[] { "north", "south" }
+            .Select(id => new OutboxDatabase(id, new SqliteConnectionStringBuilder { DataSource = $"{_billingPath}.{id}", DefaultTimeout = 30 }.ToString()))
+            .ToList();
+        foreach (var tenant in tenants)
+        {
+            await using var create = BillingContext(tenant.ConnectionString);
+            await create.Database.EnsureCreatedAsync(Ct);
+        }
+
+        var app = await AdminTestApp.StartAsync(
+            o => o.AuthorizationPolicy = AdminTestApp.Policy,
+            builder =>
+            {
+                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(sp.GetRequiredService<OutboxTenantContext>().ConnectionString).UseOutbox(sp));
+                builder.Services.AddOutbox("tenants", o => o.Enabled = dispatcherEnabled)
+                    .UseSqlite<BillingAdminDbContext>().UseDatabasePerTenant(new Listed(tenants)).UseInMemoryTransport();
+            });
+
+        try
+        {
+            foreach (var (tenant, count) in new[] { (tenants[0], 2), (tenants[1], 1) })
+            {
+                await using var billing = BillingContext(tenant.ConnectionString);
+                for (var i = 0; i < count; i++)
+                {
+                    billing.Publish(new OrderPlaced(Guid.NewGuid(), $"{tenant.TenantId}-{i}", 1), new PublishOptions { Destination = tenant.TenantId, DeliverAfter = DateTimeOffset.UtcNow.AddHours(1) });
+                }
+
+                await billing.SaveChangesAsync(Ct);
+            }
+
+            return app;
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
     }
 
     public ValueTask DisposeAsync()

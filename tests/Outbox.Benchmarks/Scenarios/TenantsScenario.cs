@@ -17,7 +17,7 @@ namespace Outbox.Benchmarks.Scenarios;
 /// commits one message (an order row and its message, one transaction) every <see cref="QuietInterval"/> while the hot
 /// ones drain. Reported: the quiet tenants' commit-to-delivered p50/p99 (<c>p99_ms</c>) and the worst tenant's p99
 /// (<c>max_tenant_p99_ms</c>); the hot tenants' drain rate against the same backlog drained, in the same run, by a
-/// single outbox with the same loops (<c>hot_ratio</c>); and the total rate. Same process, null transport: what is
+/// single outbox with the documented defaults of each (<c>hot_ratio</c>); and the total rate. Same process, null transport: what is
 /// measured is the dispatching.
 /// </summary>
 public static class TenantsScenario
@@ -38,11 +38,15 @@ public static class TenantsScenario
         var log = context.Log;
         var backlog = options.Messages ?? DefaultMessages;
         var hot = Math.Min(options.HotTenants, options.Tenants - 1);
+        // Documented defaults on both sides unless --concurrency sets both: a tenant's ConcurrencyPerTenant loops against
+        // an ordinary outbox's Concurrency loops.
         var loops = options.Concurrency ?? new OutboxDispatcherOptions().Concurrency;
-        report.Set("tenants", options.Tenants).Set("hot", hot).Set("backlog_per_hot_tenant", backlog).Set("loops_per_tenant", loops)
+        var tenantLoops = options.Concurrency ?? new OutboxTenantOptions().ConcurrencyPerTenant;
+        report.Set("tenants", options.Tenants).Set("hot", hot).Set("backlog_per_hot_tenant", backlog)
+            .Set("loops_per_tenant", tenantLoops).Set("loops_single", loops)
             .Set("quiet_interval_ms", QuietInterval.TotalMilliseconds);
 
-        // The same run's ceiling for the hot drain: one ordinary outbox, the same backlog, the same loops (after an
+        // The same run's ceiling for the hot drain: one ordinary outbox, the same backlog (after an
         // unmeasured drain that opens the pools and jits the code, so that the ceiling does not pay for the start).
         if (options.Warmup)
         {
@@ -67,7 +71,7 @@ public static class TenantsScenario
                 await bench.PrepareForRunAsync(ct);
             }
 
-            await RunTenantsAsync(tenants, hot, backlog, loops, single, context, report);
+            await RunTenantsAsync(tenants, hot, backlog, tenantLoops, single, context, report);
         }
         finally
         {
@@ -275,7 +279,7 @@ public static class TenantsScenario
                 await command.ExecuteNonQueryAsync(token);
             }
 
-            var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = name, MaxPoolSize = loops(options) + 2 }.ConnectionString;
+            var connectionString = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Database = name, MaxPoolSize = Math.Max(loops(options), new OutboxTenantOptions().ConcurrencyPerTenant) + 2 }.ConnectionString;
             var bench = await BenchDatabase.OpenAsync(options.WithConnection(connectionString), TextWriter.Null, token);
             created[i] = (new OutboxDatabase($"t{i}", connectionString), bench);
         });
