@@ -191,6 +191,81 @@ public sealed class DashboardBrowserTests
         }
     }
 
+    [Fact]
+    public async Task Dashboard_DatabasePerTenant_TheTenantSelectorShowsTheChosenTenantsRows()
+    {
+        var (node, chromium, script) = FindTools();
+        var stem = Path.Combine(Path.GetTempPath(), $"outbox-dashboard-tenant-{Guid.NewGuid():N}");
+        var tenants = new[] { "north", "south" }
+            .Select(id => new OutboxDatabase(id, new SqliteConnectionStringBuilder { DataSource = $"{stem}.{id}.db", DefaultTimeout = 30 }.ToString()))
+            .ToList();
+        try
+        {
+            foreach (var tenant in tenants)
+            {
+                await using var create = BillingContext(tenant.ConnectionString);
+                await create.Database.EnsureCreatedAsync(TestContext.Current.CancellationToken);
+            }
+
+            await using var app = await AdminTestApp.StartAsync(null, builder =>
+            {
+                builder.Services.AddDbContext<BillingAdminDbContext>((sp, o) => o.UseSqlite(sp.GetRequiredService<OutboxTenantContext>().ConnectionString).UseOutbox(sp));
+                builder.Services.AddOutbox("tenants", o => o.BacklogRefreshInterval = TimeSpan.FromSeconds(1))
+                    .UseSqlite<BillingAdminDbContext>().UseDatabasePerTenant(new ListedTenants(tenants)).UseInMemoryTransport();
+            });
+            await app.PublishAsync(3);
+
+            // Scheduled an hour ahead: they stay pending while the tenants' dispatchers run.
+            foreach (var (tenant, count) in new[] { (tenants[0], 2), (tenants[1], 1) })
+            {
+                await using var billing = BillingContext(tenant.ConnectionString);
+                for (var i = 0; i < count; i++)
+                {
+                    billing.Publish(new OrderPlaced(Guid.NewGuid(), $"{tenant.TenantId}-{i}", 1), new PublishOptions { Destination = tenant.TenantId, DeliverAfter = DateTimeOffset.UtcNow.AddHours(1) });
+                }
+
+                await billing.SaveChangesAsync(TestContext.Current.CancellationToken);
+            }
+
+            var result = await RunNodeAsync(node, script, new Dictionary<string, string>
+            {
+                ["OUTBOX_URL"] = new Uri(app.BaseAddress, "outbox/").ToString(),
+                ["OUTBOX_CHROMIUM"] = chromium,
+                ["OUTBOX_EXPECT_PENDING"] = "3",
+                ["OUTBOX_SWITCH_TO"] = "tenants",
+                ["OUTBOX_EXPECT_PENDING_AFTER_SWITCH"] = "3",
+                ["OUTBOX_TENANT_SWITCH_TO"] = "south",
+                ["OUTBOX_EXPECT_ROWS_BEFORE_TENANT_SWITCH"] = "2",
+                ["OUTBOX_EXPECT_ROWS_AFTER_TENANT_SWITCH"] = "1",
+                ["OUTBOX_HEADERS"] = """{"X-Test-User":"browser","X-Test-Roles":"ops"}""",
+            });
+
+            Assert.True(result.ExitCode == 0, $"the browser run failed (exit {result.ExitCode}):\n{result.Output}\n{result.Error}");
+            var seen = JsonDocument.Parse(result.Output.Trim().Split('\n')[^1]).RootElement.GetProperty("seen");
+            Assert.Equal(["north", "south"], seen.GetProperty("tenantOptions").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal("north", seen.GetProperty("tenantSelected").GetString());
+            Assert.Equal(2, seen.GetProperty("rowsBeforeTenantSwitch").GetArrayLength());
+            Assert.Equal(1, seen.GetProperty("rowsAfterTenantSwitch").GetArrayLength());
+            Assert.Contains("tenant=south", seen.GetProperty("urlAfterTenantSwitch").GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            foreach (var tenant in tenants)
+            {
+                foreach (var suffix in new[] { "", "-wal", "-shm" })
+                {
+                    File.Delete($"{stem}.{tenant.TenantId}.db{suffix}");
+                }
+            }
+        }
+    }
+
+    private sealed class ListedTenants(IReadOnlyCollection<OutboxDatabase> databases) : IOutboxDatabaseSource
+    {
+        public ValueTask<IReadOnlyCollection<OutboxDatabase>> GetDatabasesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(databases);
+    }
+
     private static BillingAdminDbContext BillingContext(string connectionString) =>
         new(new DbContextOptionsBuilder<BillingAdminDbContext>().UseSqlite(connectionString).UseOutbox().Options);
 

@@ -4,7 +4,10 @@
 // OUTBOX_EXPECT_OPEN_ENDPOINT (a destination the endpoints card must list open, optional), OUTBOX_SCREENSHOT (a PNG
 // path, optional: the page with its cards, charts and tables filled, before the requeue click). With OUTBOX_SWITCH_TO (an
 // outbox of a host with several) it instead checks the outbox selector: the page opens on the default outbox's
-// backlog, then chooses that outbox and must show OUTBOX_EXPECT_PENDING_AFTER_SWITCH pending messages of it.
+// backlog, then chooses that outbox and must show OUTBOX_EXPECT_PENDING_AFTER_SWITCH pending messages of it. With
+// OUTBOX_TENANT_SWITCH_TO as well (that outbox keeps a database per tenant) it then checks the tenant selector: the first
+// tenant's OUTBOX_EXPECT_ROWS_BEFORE_TENANT_SWITCH pending rows, then that tenant's OUTBOX_EXPECT_ROWS_AFTER_TENANT_SWITCH
+// (each row's destination is its tenant's id).
 // Prints one JSON line with what it saw; exits 1 on any failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ const env = (name) => {
 
 const url = env('OUTBOX_URL');
 const switchTo = process.env.OUTBOX_SWITCH_TO;
+const tenantSwitchTo = process.env.OUTBOX_TENANT_SWITCH_TO;
 const requeueId = switchTo ? null : env('OUTBOX_REQUEUE_ID');
 const expectPending = Number(env('OUTBOX_EXPECT_PENDING'));
 const headers = JSON.parse(process.env.OUTBOX_HEADERS || '{}');
@@ -58,7 +62,9 @@ try {
   seen.pendingBefore = await page.textContent('#pending-count');
   seen.deadLettersBefore = await page.textContent('#dead-letter-count');
 
-  if (switchTo) {
+  if (tenantSwitchTo) {
+    await checkTenantSelector(page);
+  } else if (switchTo) {
     await checkOutboxSelector(page);
   } else {
     await checkDashboard(page);
@@ -86,6 +92,31 @@ async function checkOutboxSelector(page) {
   await page.waitForFunction((n) => document.querySelectorAll('#pending tbody tr').length === n, expectAfter);
   seen.pendingDestinationsAfterSwitch = await page.evaluate(() => Array.from(document.querySelectorAll('#pending tbody tr'), (r) => r.innerText));
   seen.urlAfterSwitch = page.url();
+}
+
+// Choosing the per-tenant outbox shows its backlog summed over the tenants, the tenant selector on the first tenant with
+// that tenant's pending rows, and choosing another tenant shows that one's rows and puts it in the address.
+async function checkTenantSelector(page) {
+  await page.locator('#outbox-choice').waitFor({ state: 'visible' });
+  await page.selectOption('#outbox', switchTo);
+  await page.waitForFunction((n) => document.getElementById('pending-count')?.textContent === String(n), Number(env('OUTBOX_EXPECT_PENDING_AFTER_SWITCH')));
+  seen.pendingAfterSwitch = await page.textContent('#pending-count');
+  await page.locator('#tenant-choice').waitFor({ state: 'visible' });
+  seen.tenantOptions = await page.evaluate(() => Array.from(document.querySelectorAll('#tenant option'), (o) => o.value));
+  seen.tenantSelected = await page.inputValue('#tenant');
+  seen.rowsBeforeTenantSwitch = await rowsOf(page, seen.tenantSelected, Number(env('OUTBOX_EXPECT_ROWS_BEFORE_TENANT_SWITCH')));
+  await page.selectOption('#tenant', tenantSwitchTo);
+  seen.rowsAfterTenantSwitch = await rowsOf(page, tenantSwitchTo, Number(env('OUTBOX_EXPECT_ROWS_AFTER_TENANT_SWITCH')));
+  seen.urlAfterTenantSwitch = page.url();
+}
+
+// Waits until the pending table holds n rows, all of tenant's (their destination), and returns their text.
+async function rowsOf(page, tenantId, n) {
+  await page.waitForFunction(([id, count]) => {
+    const rows = Array.from(document.querySelectorAll('#pending tbody tr'), (r) => r.innerText);
+    return rows.length === count && rows.every((r) => r.includes(id));
+  }, [tenantId, n]);
+  return page.evaluate(() => Array.from(document.querySelectorAll('#pending tbody tr'), (r) => r.innerText));
 }
 
 async function checkDashboard(page) {

@@ -13,6 +13,9 @@
   // With several outboxes in the process, the one shown: chosen in the header, kept in the address (?outbox=name), and
   // named in every API call but the list of outboxes. With one, none is named and the API answers for it.
   let outbox = new URLSearchParams(window.location.search).get('outbox');
+  // For an outbox with a database per tenant, the tenant whose rows are listed (?tenant=id): named in every call but the
+  // lists of outboxes and tenants. The backlog cards are the outbox's, summed over its tenants.
+  let tenant = new URLSearchParams(window.location.search).get('tenant');
 
   function status(text, isError) {
     const s = $('status');
@@ -20,15 +23,19 @@
     s.className = isError ? 'error' : '';
   }
 
-  async function api(path, body) {
+  // scope: the outbox and tenant to name, when not the ones shown (a selector reading a list before it switches).
+  async function api(path, body, scope) {
+    const named = scope || { outbox, tenant };
     const init = { credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (body !== undefined) {
       init.method = 'POST';
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const scoped = outbox && path !== 'outboxes';
-    const url = base + '/api/' + path + (scoped ? (path.includes('?') ? '&' : '?') + 'outbox=' + encodeURIComponent(outbox) : '');
+    const query = [];
+    if (named.outbox && path !== 'outboxes') query.push('outbox=' + encodeURIComponent(named.outbox));
+    if (named.tenant && path !== 'outboxes' && path !== 'tenants') query.push('tenant=' + encodeURIComponent(named.tenant));
+    const url = base + '/api/' + path + (query.length ? (path.includes('?') ? '&' : '?') + query.join('&') : '');
     const response = await fetch(url, init);
     const data = await response.json().catch(() => null);
     if (!response.ok) {
@@ -408,10 +415,57 @@
     for (const c of document.querySelectorAll('#dead-letters input.pick')) c.checked = event.target.checked;
   });
 
+  function showInAddress(name, value) {
+    const address = new URL(window.location.href);
+    if (value) address.searchParams.set(name, value);
+    else address.searchParams.delete(name);
+    window.history.replaceState(null, '', address);
+  }
+
+  function forgetShownRows() {
+    shownDeadLetters = null;
+    shownInboxDeadLettered = null;
+    shownPending = null;
+    openEndpoints = new Map();
+  }
+
+  // The tenant selector, shown when the outbox shown keeps a database per tenant: its running tenants (api/tenants),
+  // plus one named in the address that is not running here (a host whose dispatcher is disabled: the API finds it by
+  // its source). Returns the tenant to show, or null; the caller switches to it and the outbox at once, so that no
+  // refresh in between names the new outbox with the old tenant.
+  async function chooseTenant(summary, name, wanted) {
+    const select = $('tenant');
+    if (!summary || summary.tenants === null || summary.tenants === undefined) {
+      select.replaceChildren();
+      $('tenant-choice').hidden = true;
+      return null;
+    }
+    const tenants = (await api('tenants', undefined, { outbox: name, tenant: null })).tenants.map((t) => t.tenantId);
+    if (wanted && !tenants.includes(wanted)) tenants.push(wanted);
+    const chosen = wanted || tenants[0] || null;
+    select.replaceChildren(...tenants.map((id) => {
+      const option = el('option', id);
+      option.value = id;
+      return option;
+    }));
+    select.value = chosen || '';
+    $('tenant-choice').hidden = false;
+    if (!chosen) status('This outbox keeps a database per tenant and runs none yet.', true);
+    return chosen;
+  }
+
   async function loadOutboxes() {
     const outboxes = (await api('outboxes')).outboxes;
+    $('tenant').addEventListener('change', guarded(async () => {
+      tenant = $('tenant').value;
+      showInAddress('tenant', tenant);
+      forgetShownRows();
+      status('');
+      await reload();
+    }));
     if (outboxes.length < 2) {
       outbox = null;
+      tenant = await chooseTenant(outboxes[0], null, tenant);
       return;
     }
     const select = $('outbox');
@@ -423,15 +477,15 @@
     if (!outboxes.some((o) => o.name === outbox)) outbox = (outboxes.find((o) => o.isDefault) || outboxes[0]).name;
     select.value = outbox;
     $('outbox-choice').hidden = false;
+    tenant = await chooseTenant(outboxes.find((o) => o.name === outbox), outbox, tenant);
     select.addEventListener('change', guarded(async () => {
-      outbox = select.value;
-      const address = new URL(window.location.href);
-      address.searchParams.set('outbox', outbox);
-      window.history.replaceState(null, '', address);
-      shownDeadLetters = null;
-      shownInboxDeadLettered = null;
-      shownPending = null;
-      openEndpoints = new Map();
+      const next = select.value;
+      const nextTenant = await chooseTenant(outboxes.find((o) => o.name === next), next, null);
+      outbox = next;
+      tenant = nextTenant;
+      showInAddress('outbox', outbox);
+      showInAddress('tenant', tenant);
+      forgetShownRows();
       status('');
       await reload();
     }));
