@@ -11,6 +11,12 @@ internal static partial class OutboxLog
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Outbox dispatcher loop {Owner} stopped.")]
     public static partial void LoopStopped(ILogger logger, Guid owner);
 
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Debug, Message = "Outbox dispatcher loop {Owner}, added while claims came back full, stopped: its last claim found nothing or failed.")]
+    public static partial void AddedLoopStopped(ILogger logger, Guid owner);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "Outbox dispatcher loop {Owner}, added while claims came back full, failed and stops; the steady loop carries on.")]
+    public static partial void AddedLoopFailed(ILogger logger, Exception exception, Guid owner);
+
     [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Outbox dispatcher loop {Owner} failed; retrying in {Delay}.")]
     public static partial void LoopFailed(ILogger logger, Exception exception, Guid owner, TimeSpan delay);
 

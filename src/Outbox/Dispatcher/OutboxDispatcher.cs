@@ -11,7 +11,9 @@ namespace Outbox;
 /// <summary>
 /// The background service that moves committed outbox rows to the transport: claim a batch under a lease (one
 /// statement), send it concurrently outside any transaction, then acknowledge, reschedule or dead-letter each row.
-/// Runs <see cref="OutboxDispatcherOptions.Concurrency"/> such loops; never stops the host on an error.
+/// Runs <see cref="OutboxDispatcherOptions.Concurrency"/> such loops; never stops the host on an error. A tenant's
+/// dispatcher runs one steady loop and adds loops up to its concurrency only while claims come back full (a backlog):
+/// each added loop stops at its first empty claim or failure, so a quiet tenant costs one loop's polling.
 /// </summary>
 internal sealed class OutboxDispatcher : BackgroundService
 {
@@ -31,6 +33,9 @@ internal sealed class OutboxDispatcher : BackgroundService
     private readonly OutboxTenantBinding? _tenant;
     private readonly TagList _tags;
     private readonly int _concurrency;
+    private readonly int _steadyLoops;
+    private readonly List<Task> _addedLoops = [];
+    private int _runningLoops;
     private readonly OutboxDispatcherOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -51,6 +56,7 @@ internal sealed class OutboxDispatcher : BackgroundService
         IServiceProvider services, OutboxInstance outbox, OutboxTenantBinding? tenant, int? concurrency, TimeProvider timeProvider, ILogger<OutboxDispatcher> logger)
     {
         _concurrency = concurrency ?? outbox.DispatcherOptions(services).Concurrency;
+        _steadyLoops = tenant is null ? _concurrency : 1;
         _services = services;
         _outbox = outbox;
         _tenant = tenant;
@@ -66,6 +72,9 @@ internal sealed class OutboxDispatcher : BackgroundService
             _tags.Add(tenant.MetricTag);
         }
     }
+
+    /// <summary>How many claim loops are running now (steady and added).</summary>
+    internal int RunningLoops => Volatile.Read(ref _runningLoops);
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -110,16 +119,90 @@ internal sealed class OutboxDispatcher : BackgroundService
             (sendAbort, _options.ShutdownTimeout));
 
         OutboxLog.DispatcherStarted(_logger, _concurrency, _options.BatchSize, _options.LeaseDuration);
-        var loops = new Task[_concurrency];
+        var loops = new Task[_steadyLoops];
+        Interlocked.Add(ref _runningLoops, loops.Length);
         for (var i = 0; i < loops.Length; i++)
         {
-            loops[i] = RunLoopAsync(Guid.CreateVersion7(), stoppingToken, sendAbort.Token);
+            loops[i] = RunLoopAsync(Guid.CreateVersion7(), added: false, stoppingToken, sendAbort.Token);
         }
 
         await Task.WhenAll(loops).ConfigureAwait(false);
+
+        // Added loops stop at the same token. A loop adds another before it ends, so a snapshot in which every loop has
+        // ended holds them all.
+        while (true)
+        {
+            Task[] added;
+            lock (_addedLoops)
+            {
+                added = [.. _addedLoops];
+            }
+
+            if (added.All(static t => t.IsCompleted))
+            {
+                break;
+            }
+
+            await Task.WhenAll(added).ConfigureAwait(false);
+        }
     }
 
-    private async Task RunLoopAsync(Guid owner, CancellationToken stopping, CancellationToken sendAbort)
+    /// <summary>
+    /// A claim came back full: another loop joins while fewer than the dispatcher's concurrency run (only a dispatcher
+    /// with fewer steady loops than its concurrency, a tenant's, ever adds one).
+    /// </summary>
+    private void AddLoopIfRoom(CancellationToken stopping, CancellationToken sendAbort)
+    {
+        if (_steadyLoops >= _concurrency || stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        int running;
+        do
+        {
+            running = Volatile.Read(ref _runningLoops);
+            if (running >= _concurrency)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _runningLoops, running + 1, running) != running);
+
+        lock (_addedLoops)
+        {
+            _addedLoops.RemoveAll(static t => t.IsCompleted);
+            _addedLoops.Add(Task.Run(() => RunLoopAsync(Guid.CreateVersion7(), added: true, stopping, sendAbort), CancellationToken.None));
+        }
+    }
+
+    private async Task RunLoopAsync(Guid owner, bool added, CancellationToken stopping, CancellationToken sendAbort)
+    {
+        try
+        {
+            await RunClaimsAsync(owner, added, stopping, sendAbort).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _runningLoops);
+            _heartbeat?.Stopped(owner);
+            if (added)
+            {
+                OutboxLog.AddedLoopStopped(_logger, owner);
+            }
+            else
+            {
+                OutboxLog.LoopStopped(_logger, owner);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Claim, send, persist outcomes, again. A steady loop runs until the host stops; an added loop (see
+    /// <see cref="AddLoopIfRoom"/>) until its first empty claim or failure, leaving the idle polling and the retries
+    /// to the steady loop.
+    /// </summary>
+    private async Task RunClaimsAsync(Guid owner, bool added, CancellationToken stopping, CancellationToken sendAbort)
     {
         var consecutiveErrors = 0;
         var idleWait = FirstIdleWait();
@@ -137,6 +220,11 @@ internal sealed class OutboxDispatcher : BackgroundService
                 _heartbeat?.Beat(owner); // the loop reached the database: the health check's "ticked recently"
                 if (batch.Count == 0)
                 {
+                    if (added)
+                    {
+                        break;
+                    }
+
                     // Adaptive idle polling: look again soon after work, then back off to PollingInterval.
                     await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
                     idleWait = TimeSpan.FromTicks(Math.Min(idleWait.Ticks * 2, _options.PollingInterval.Ticks));
@@ -144,6 +232,11 @@ internal sealed class OutboxDispatcher : BackgroundService
                 }
 
                 idleWait = FirstIdleWait();
+                if (batch.Count >= _options.BatchSize)
+                {
+                    AddLoopIfRoom(stopping, sendAbort);
+                }
+
                 await DispatchBatchAsync(owner, batch, claimedAt, stopping, sendAbort).ConfigureAwait(false);
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
@@ -153,6 +246,13 @@ internal sealed class OutboxDispatcher : BackgroundService
                 // the first failure and then every LoopFailureLogEvery-th, so that an outage does not flood the log.
                 consecutiveErrors++;
                 _heartbeat?.Failed(ex);
+                if (added)
+                {
+                    // The steady loop retries (and logs what it meets); this one's failure is on the heartbeat.
+                    OutboxLog.AddedLoopFailed(_logger, ex, owner);
+                    break;
+                }
+
                 var delay = RetryBackoff.Compute(consecutiveErrors, ErrorBaseDelay, _options.ErrorMaxDelay, Random.Shared.NextDouble());
                 if (consecutiveErrors % LoopFailureLogEvery == 1)
                 {
@@ -166,9 +266,6 @@ internal sealed class OutboxDispatcher : BackgroundService
                 break;
             }
         }
-
-        _heartbeat?.Stopped(owner);
-        OutboxLog.LoopStopped(_logger, owner);
     }
 
     private async Task DispatchBatchAsync(Guid owner, IReadOnlyList<OutboxMessage> batch, long claimedAt, CancellationToken stopping, CancellationToken sendAbort)

@@ -35,6 +35,12 @@ public sealed record OutboxTenantStatus(
     string? LastFailure,
     OutboxBacklog? Backlog)
 {
+    /// <summary>
+    /// How many of its dispatcher loops are running: 1, and more (up to <see cref="OutboxTenantOptions.ConcurrencyPerTenant"/>)
+    /// while its claims come back full.
+    /// </summary>
+    public int Loops { get; init; }
+
     /// <summary>Whether its database answered since its last failure (or it never failed).</summary>
     public bool Reachable => LastFailureAt is not { } failed || (LastClaimAt is { } claimed && claimed > failed);
 }

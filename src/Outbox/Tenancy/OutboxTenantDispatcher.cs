@@ -402,12 +402,12 @@ internal sealed partial class OutboxTenantDispatcher : BackgroundService, IOutbo
         public OutboxBacklog? Backlog { get; set; }
 
         public OutboxTenantStatus Status =>
-            new(Database.TenantId, startedAt, heartbeat.LastBeat, heartbeat.LastFailure?.At, heartbeat.LastFailure?.Error, Backlog);
+            new(Database.TenantId, startedAt, heartbeat.LastBeat, heartbeat.LastFailure?.At, heartbeat.LastFailure?.Error, Backlog) { Loops = Dispatcher.RunningLoops };
     }
 
     private static partial class TenantLog
     {
-        [LoggerMessage(EventId = 1030, Level = LogLevel.Information, Message = "Outbox {Outbox}: tenant {Tenant} started ({Loops} dispatcher loop(s)).")]
+        [LoggerMessage(EventId = 1030, Level = LogLevel.Information, Message = "Outbox {Outbox}: tenant {Tenant} started (one dispatcher loop, up to {Loops} while its claims come back full).")]
         public static partial void TenantStarted(ILogger logger, string outbox, string tenant, int loops);
 
         [LoggerMessage(EventId = 1031, Level = LogLevel.Information, Message = "Outbox {Outbox}: tenant {Tenant} stopped (no longer listed by the tenant source, or its connection string changed).")]

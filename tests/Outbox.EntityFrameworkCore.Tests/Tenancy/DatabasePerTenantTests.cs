@@ -82,6 +82,48 @@ public sealed class DatabasePerTenantTests
     }
 
     [Fact]
+    public async Task UseDatabasePerTenant_ATenantWithABacklog_GetsASecondLoopWhileItsClaimsComeBackFullAndAQuietTenantKeepsOne()
+    {
+        var server = await AcquireServerAsync();
+        var databases = await CreateTenantsAsync(server, 2);
+        var (hot, quiet) = (databases[0], databases[1]);
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddDbContext<TestDbContext>((sp, o) => o.UseNpgsql(sp.GetRequiredService<OutboxTenantContext>().ConnectionString).UseOutbox(sp));
+        builder.Services.AddOutbox(Fast).UsePostgreSql<TestDbContext>().UseDatabasePerTenant(new TenantSource(databases)).UseTransport<HeldTransport>();
+        using var host = builder.Build();
+        var tenants = host.Services.GetRequiredService<IOutboxTenants>();
+        var transport = host.Services.GetRequiredService<HeldTransport>();
+        transport.Hold(hot.TenantId);
+
+        // Before the dispatcher starts, the hot tenant has four full batches (BatchSize 25) waiting, the quiet one 20
+        // messages: one batch, not full.
+        var published = new ConcurrentDictionary<Guid, string>();
+        await PublishAsync(host, Enumerable.Repeat(hot, 5), published);
+        await PublishAsync(host, [quiet], published);
+        await host.StartAsync(Ct);
+
+        // The hot tenant's first claim came back full, so a second loop joined: two batches are held at once, and no third
+        // (ConcurrencyPerTenant 2 by default). The quiet tenant's messages went meanwhile, on its one loop.
+        await WaitUntilAsync(() => transport.HeldCount >= 50, () => $"{transport.HeldCount} of the hot tenant's sends held");
+        Assert.Equal(2, tenants.Tenants.Single(t => t.TenantId == hot.TenantId).Loops);
+        var quietIds = published.Where(p => p.Value == quiet.TenantId).Select(p => p.Key).ToHashSet();
+        await WaitUntilAsync(() => transport.DeliveredIds().IsSupersetOf(quietIds), () => $"{transport.DeliveredIds().Intersect(quietIds).Count()} of the quiet tenant's {quietIds.Count} delivered");
+        Assert.Equal(1, tenants.Tenants.Single(t => t.TenantId == quiet.TenantId).Loops);
+        Assert.Equal(50, transport.HeldCount);
+        Assert.Equal(new OutboxTenantOptions().ConcurrencyPerTenant * 25, transport.MaxHeld);
+
+        // Released, the backlog drains exactly once, and the added loop stops at its first empty claim.
+        transport.Release();
+        var hotIds = published.Where(p => p.Value == hot.TenantId).Select(p => p.Key).ToHashSet();
+        await WaitUntilAsync(() => transport.DeliveredIds().IsSupersetOf(hotIds), () => $"{transport.DeliveredIds().Intersect(hotIds).Count()} of the hot tenant's {hotIds.Count} delivered");
+        await WaitUntilAsync(() => tenants.Tenants.Single(t => t.TenantId == hot.TenantId).Loops == 1, () => $"hot tenant loops: {tenants.Tenants.Single(t => t.TenantId == hot.TenantId).Loops}");
+        Assert.Equal(published.Count, transport.Sent.Count);
+        Assert.Equal(published.Count, transport.DeliveredIds().Count);
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
     public async Task UseDatabasePerTenant_SqliteTenantFiles_EachTenantsMessagesClaimedFromItsFileAndMarkedWithIt()
     {
         var files = Enumerable.Range(0, 3).Select(i => new OutboxDatabase($"s{i}", $"Data Source={Path.Combine(Path.GetTempPath(), $"outbox-tenant-{Guid.NewGuid():N}.db")};Default Timeout=30")).ToList();
@@ -307,5 +349,43 @@ public sealed class DatabasePerTenantTests
     public sealed class TenantTransport : RecordingTransport
     {
         public HashSet<Guid> DeliveredIds() => Sent.Select(m => m.MessageId).ToHashSet();
+    }
+    /// <summary>Records what it sent; holds one tenant's sends until <see cref="Release"/>, counting how many are held at once.</summary>
+    public sealed class HeldTransport : IMessageTransport
+    {
+        private readonly ConcurrentQueue<OutboxMessage> _sent = new();
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private string? _held;
+        private int _heldCount;
+        private int _maxHeld;
+
+        public IReadOnlyCollection<OutboxMessage> Sent => _sent;
+
+        public int HeldCount => Volatile.Read(ref _heldCount);
+
+        public int MaxHeld => Volatile.Read(ref _maxHeld);
+
+        public void Hold(string tenantId) => _held = tenantId;
+
+        public void Release() => _released.TrySetResult();
+
+        public HashSet<Guid> DeliveredIds() => Sent.Select(m => m.MessageId).ToHashSet();
+
+        public async Task SendAsync(OutboxMessage message, CancellationToken cancellationToken)
+        {
+            if (message.TenantId == _held && !_released.Task.IsCompleted)
+            {
+                var now = Interlocked.Increment(ref _heldCount);
+                int max;
+                while ((max = Volatile.Read(ref _maxHeld)) < now && Interlocked.CompareExchange(ref _maxHeld, now, max) != max)
+                {
+                }
+
+                await _released.Task.WaitAsync(cancellationToken);
+                Interlocked.Decrement(ref _heldCount);
+            }
+
+            _sent.Enqueue(message);
+        }
     }
 }
