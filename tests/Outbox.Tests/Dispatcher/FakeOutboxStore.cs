@@ -18,7 +18,9 @@ internal sealed class FakeOutboxStore : IOutboxStore
 
     public int AcknowledgeCalls { get; private set; }
 
-    public int ClaimCalls { get; private set; }
+    private int _claimCalls;
+
+    public int ClaimCalls => Volatile.Read(ref _claimCalls);
 
     public ConcurrentBag<long> Acknowledged { get; } = [];
 
@@ -26,7 +28,7 @@ internal sealed class FakeOutboxStore : IOutboxStore
 
     public ConcurrentBag<OutboxDeadLetter> DeadLettered { get; } = [];
 
-    public void Add(int attempt = 0, string destination = "d") => _pending.Enqueue(new OutboxMessage
+    public void Add(int attempt = 0, string destination = "d", string? partitionKey = null) => _pending.Enqueue(new OutboxMessage
     {
         Position = Interlocked.Increment(ref _position),
         MessageId = Guid.NewGuid(),
@@ -35,11 +37,12 @@ internal sealed class FakeOutboxStore : IOutboxStore
         Payload = new byte[] { 1 },
         ContentType = "application/octet-stream",
         Attempt = attempt,
+        PartitionKey = partitionKey,
     });
 
     public Task<IReadOnlyList<OutboxMessage>> ClaimAsync(Guid owner, int batchSize, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        ClaimCalls++;
+        Interlocked.Increment(ref _claimCalls);
         if (FailNextClaims > 0)
         {
             FailNextClaims--;
@@ -58,6 +61,7 @@ internal sealed class FakeOutboxStore : IOutboxStore
                 Payload = message.Payload,
                 ContentType = message.ContentType,
                 Attempt = message.Attempt + 1,
+                PartitionKey = message.PartitionKey,
             });
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Outbox.Transport.InMemory;
@@ -234,6 +235,55 @@ public sealed class OutboxDispatcherTests
     }
 
     [Fact]
+    public async Task Loop_AfterAShortUnkeyedBatch_WaitsForACommitInsteadOfClaimingAgainAtOnce()
+    {
+        // The clock never moves, so only a claim the rule allows at once, or a commit's signal, can follow a batch.
+        var store = new FakeOutboxStore();
+        for (var i = 0; i < 3; i++)
+        {
+            store.Add();
+        }
+
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.Acknowledged.Count == 3);
+            Assert.Equal(1, store.ClaimCalls); // 3 of at most 10, none keyed, no commit since: nothing more to claim
+
+            store.Add();
+            host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName).Notify();
+            await WaitUntilAsync(() => store.Acknowledged.Count == 4);
+            Assert.Equal(2, store.ClaimCalls);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(4, transport.AcceptedCount);
+    }
+
+    [Fact]
+    public async Task Loop_AfterAFullBatchOrAShortKeyedOne_ClaimsAgainAtOnce()
+    {
+        // A full batch may leave rows behind; a keyed batch is short by design (head-of-line takes one row per key per
+        // claim). Either way the next claim goes at once. The clock never moves, so no claim here waited.
+        var store = new FakeOutboxStore();
+        store.Add();
+        store.Add();
+        store.Add(partitionKey: "k");
+        var (host, transport) = Build(store, o => o.BatchSize = 2, time: new FakeTimeProvider());
+        using (host)
+        {
+            await host.StartAsync(Ct);
+
+            // Claims: the full batch of 2, then the keyed batch of 1, then the empty claim that starts the idle wait.
+            await WaitUntilAsync(() => store.Acknowledged.Count == 3 && store.ClaimCalls == 3);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(3, transport.AcceptedCount);
+    }
+
+    [Fact]
     public void IsTransient_SendItselfCancelled_IsNotRetried()
     {
         Assert.False(OutboxResilience.IsTransient(new OperationCanceledException(), new CancellationToken(canceled: true)));
@@ -251,9 +301,15 @@ public sealed class OutboxDispatcherTests
         FakeOutboxStore store,
         Action<OutboxDispatcherOptions> configure,
         Action<InMemoryTransport>? configureTransport = null,
-        Action<ResiliencePipelineBuilder, OutboxDispatcherOptions>? resilience = null)
+        Action<ResiliencePipelineBuilder, OutboxDispatcherOptions>? resilience = null,
+        TimeProvider? time = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
         var outbox = builder.Services.AddOutbox(o =>
         {
             o.PollingInterval = TimeSpan.FromMilliseconds(20);
