@@ -227,7 +227,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 
                     // Adaptive idle polling: look again soon after work, then back off to PollingInterval.
                     await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
-                    idleWait = TimeSpan.FromTicks(Math.Min(idleWait.Ticks * 2, _options.PollingInterval.Ticks));
+                    idleWait = LongerIdleWait(idleWait);
                     continue;
                 }
 
@@ -247,7 +247,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                     }
 
                     await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
-                    idleWait = TimeSpan.FromTicks(Math.Min(idleWait.Ticks * 2, _options.PollingInterval.Ticks));
+                    idleWait = LongerIdleWait(idleWait);
                 }
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
@@ -753,6 +753,9 @@ internal sealed class OutboxDispatcher : BackgroundService
 
         return true;
     }
+
+    /// <summary>The next idle wait: twice <paramref name="wait"/>, at most <see cref="OutboxDispatcherOptions.PollingInterval"/>.</summary>
+    private TimeSpan LongerIdleWait(TimeSpan wait) => TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, _options.PollingInterval.Ticks));
 
     private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));
 
