@@ -238,17 +238,6 @@ internal sealed class OutboxDispatcher : BackgroundService
                 }
 
                 await DispatchBatchAsync(owner, batch, claimedAt, stopping, sendAbort).ConfigureAwait(false);
-                if (TookEverythingClaimable(batch, wake))
-                {
-                    // Claiming again at once would find nothing: the short idle wait instead, cut short by a commit.
-                    if (added)
-                    {
-                        break;
-                    }
-
-                    await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
-                    idleWait = LongerIdleWait(idleWait);
-                }
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
@@ -727,31 +716,6 @@ internal sealed class OutboxDispatcher : BackgroundService
         var tags = _tags;
         tags.Add(tag);
         return tags;
-    }
-
-    /// <summary>
-    /// Whether <paramref name="batch"/> held every row that was claimable when it was claimed: fewer rows than
-    /// <see cref="OutboxDispatcherOptions.BatchSize"/>, none of them keyed (head-of-line lets a claim take only one row
-    /// per key, so a keyed batch can be short with more waiting), and no commit signalled since the claim began. Rows
-    /// committed since by this process signal (and, on PostgreSQL, by other processes' notifications); rows committed
-    /// without a signal are found by the idle polling, which starts at its shortest wait.
-    /// </summary>
-    private bool TookEverythingClaimable(IReadOnlyList<OutboxMessage> batch, Task wake)
-    {
-        if (batch.Count >= _options.BatchSize || wake.IsCompleted)
-        {
-            return false;
-        }
-
-        foreach (var message in batch)
-        {
-            if (message.PartitionKey is not null)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>The next idle wait: twice <paramref name="wait"/>, at most <see cref="OutboxDispatcherOptions.PollingInterval"/>.</summary>

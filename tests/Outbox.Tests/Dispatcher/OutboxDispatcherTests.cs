@@ -235,33 +235,6 @@ public sealed class OutboxDispatcherTests
     }
 
     [Fact]
-    public async Task Loop_AfterAShortUnkeyedBatch_WaitsForACommitInsteadOfClaimingAgainAtOnce()
-    {
-        // The clock never moves, so only a claim the rule allows at once, or a commit's signal, can follow a batch.
-        var store = new FakeOutboxStore();
-        for (var i = 0; i < 3; i++)
-        {
-            store.Add();
-        }
-
-        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
-        using (host)
-        {
-            await host.StartAsync(Ct);
-            await WaitUntilAsync(() => store.Acknowledged.Count == 3);
-            Assert.Equal(1, store.ClaimCalls); // 3 of at most 10, none keyed, no commit since: nothing more to claim
-
-            store.Add();
-            host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName).Notify();
-            await WaitUntilAsync(() => store.Acknowledged.Count == 4);
-            Assert.Equal(2, store.ClaimCalls);
-            await host.StopAsync(Ct);
-        }
-
-        Assert.Equal(4, transport.AcceptedCount);
-    }
-
-    [Fact]
     public async Task Loop_AfterAFullBatchOrAShortKeyedOne_ClaimsAgainAtOnce()
     {
         // A full batch may leave rows behind; a keyed batch is short by design (head-of-line takes one row per key per
