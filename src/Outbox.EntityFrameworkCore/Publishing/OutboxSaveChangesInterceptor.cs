@@ -37,6 +37,19 @@ internal sealed class OutboxSaveChangesInterceptor(OutboxSignal? signal) : ISave
         }
     }
 
+    /// <summary>
+    /// Forgets <paramref name="context"/>'s publishing state (a pooled context returned to its pool): messages counted
+    /// but never saved, keyed messages awaiting numbers, and a transaction opened for them that never committed.
+    /// </summary>
+    public static void Reset(DbContext context)
+    {
+        if (States.TryGetValue(context, out var state))
+        {
+            state.OwnedTransaction?.Dispose();
+            States.Remove(context);
+        }
+    }
+
     public InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
         if (eventData.Context is { } context && States.TryGetValue(context, out var state) && state.Keyed.Count > 0)

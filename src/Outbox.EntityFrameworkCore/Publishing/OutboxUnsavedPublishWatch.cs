@@ -9,7 +9,7 @@ namespace Outbox.EntityFrameworkCore;
 /// the mistake of publishing without saving otherwise looks like success (a 202, and nothing ever sent). A scoped
 /// service of the context's EF Core service provider, so it lives and ends with the context.
 /// </summary>
-internal sealed class OutboxUnsavedPublishWatch(IDbContextOptions options) : IDisposable, IResettableService
+internal sealed class OutboxUnsavedPublishWatch(IDbContextOptions options, ICurrentDbContext current) : IDisposable, IResettableService
 {
     private readonly List<string> _messageTypes = [];
     private string _context = "DbContext";
@@ -24,11 +24,19 @@ internal sealed class OutboxUnsavedPublishWatch(IDbContextOptions options) : IDi
 
     public void Dispose() => Report();
 
-    public void ResetState() => Report();
+    /// <summary>
+    /// The context goes back to its pool (<c>AddDbContextPool</c>): reports what it left unsaved, and forgets the
+    /// publishing state the interceptor keeps for it, so that its next lease starts from nothing.
+    /// </summary>
+    public void ResetState()
+    {
+        Report();
+        OutboxSaveChangesInterceptor.Reset(current.Context);
+    }
 
     public Task ResetStateAsync(CancellationToken cancellationToken = default)
     {
-        Report();
+        ResetState();
         return Task.CompletedTask;
     }
 

@@ -14,6 +14,6 @@ internal static partial class OutboxStartupLog
     [LoggerMessage(EventId = 1400, Level = LogLevel.Warning, Message = "The outbox and inbox tables of {Context} are at schema version {Version} ({Table}), newer than the version {Expected} this version of Outbox knows: a newer version of the application upgraded the database. Starting anyway (a change that is additive lets both versions share the tables during a rolling upgrade); update the Outbox packages to the version that made the schema, see docs/upgrading.md.")]
     public static partial void SchemaVersionAhead(ILogger logger, string context, string table, int version, int expected);
 
-    [LoggerMessage(EventId = 1210, Level = LogLevel.Warning, Message = "A {Context} was disposed with {Count} published message(s) that were never saved ({MessageTypes}): Publish only adds a message to the unit of work; call SaveChanges or SaveChangesAsync before the context ends to write it. Nothing was written or sent.")]
+    [LoggerMessage(EventId = 1210, Level = LogLevel.Warning, Message = "A {Context} ended (disposed, or returned to its pool) with {Count} published message(s) that were never saved ({MessageTypes}): Publish only adds a message to the unit of work; call SaveChanges or SaveChangesAsync before the context ends to write it. Nothing was written or sent.")]
     public static partial void PublishedButNotSaved(ILogger logger, string context, int count, string messageTypes);
 }

@@ -20,6 +20,12 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
     private TestDatabase? _database;
     private ServiceProvider? _services;
 
+    /// <summary>
+    /// Whether the consumer's context is registered with <c>AddDbContextPool</c>: every attempt then gets a context
+    /// another attempt used before (returned to the pool and reset), and the contract must hold all the same.
+    /// </summary>
+    protected virtual bool PooledContexts => false;
+
     protected TestDatabase Database => _database ?? throw new InvalidOperationException("Not initialized.");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -40,12 +46,21 @@ public abstract class InboxContractTests<TFixture>(TFixture fixture) : IClassFix
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build()); // a host provides it
         services.AddSingleton<HandlerBehaviour>();
-        services.AddDbContext<InboxTestDbContext>((sp, options) =>
+        Action<IServiceProvider, DbContextOptionsBuilder> configure = (sp, options) =>
         {
             _database.Configure(options);
             options.UseOutbox(sp);
             options.AddInterceptors(_commands);
-        });
+        };
+        if (PooledContexts)
+        {
+            services.AddDbContextPool<InboxTestDbContext>(configure);
+        }
+        else
+        {
+            services.AddDbContext<InboxTestDbContext>(configure);
+        }
+
         services.AddOutboxConsumer<InboxTestDbContext>(Consumer, c => c
             .AddHandler<AccountCredited, CreditHandler>()
             .Configure(o =>

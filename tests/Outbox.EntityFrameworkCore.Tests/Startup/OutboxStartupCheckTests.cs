@@ -346,7 +346,7 @@ public sealed class OutboxStartupCheckTests : IDisposable
 
         var warning = Assert.Single(logs.Entries, e => e.Id.Id == 1210);
         Assert.Equal(LogLevel.Warning, warning.Level);
-        Assert.Contains("A TestDbContext was disposed with 1 published message(s) that were never saved (" + typeof(AccountCredited).FullName + ")", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("A TestDbContext ended (disposed, or returned to its pool) with 1 published message(s) that were never saved (" + typeof(AccountCredited).FullName + ")", warning.Message, StringComparison.Ordinal);
         Assert.Contains("call SaveChanges or SaveChangesAsync", warning.Message, StringComparison.Ordinal);
     }
 
