@@ -51,7 +51,7 @@ public sealed class DispatcherFleet : IAsyncDisposable
             builder.Logging.ClearProviders();
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.Logging.AddProvider(new StderrLoggerProvider(log, $"dispatcher-{i}"));
-            builder.Services.AddDbContext<BenchDbContext>((sp, context) =>
+            builder.Services.AddBenchContext<BenchDbContext>(options, (sp, context) =>
             {
                 database.Configure(context);
                 if (wakeup)

@@ -168,7 +168,7 @@ internal static class EndToEndPhase
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddProvider(new StderrLoggerProvider(log, "consumer"));
-        builder.Services.AddDbContext<BenchInboxDbContext>(b =>
+        builder.Services.AddBenchContext<BenchInboxDbContext>(options, (_, b) =>
         {
             inbox.Configure(b);
             configureContext?.Invoke(b);

@@ -69,6 +69,12 @@ public sealed class BenchOptions
 
     public bool Warmup { get; private set; } = true;
 
+    /// <summary>
+    /// Whether the benchmark's DbContexts (producers', dispatchers' and consumers') are registered with
+    /// <c>AddDbContextPool</c> instead of <c>AddDbContext</c>; the baseline's too, so ratios compare like with like.
+    /// </summary>
+    public bool ContextPool { get; private set; }
+
     /// <summary>drain: how many times the measured runs are repeated (medians are reported).</summary>
     public int Repeat { get; private set; } = 1;
 
@@ -209,6 +215,7 @@ public sealed class BenchOptions
           --rate R                     steady: total commits per second; xmin: messages inserted per second (default 1500)
           --seconds S                  steady: measured seconds (default 20); xmin: each phase (default: --hold)
           --wakeup on|off              steady: in-process wake-up via UseOutbox(sp) (default on)
+          --context-pool on|off        DbContexts registered with AddDbContextPool (baseline's too; default off)
           --lanes N                    rabbitmq: consumer lanes (ConcurrentMessages, default 8; business: library default)
           --defaults                   rabbitmq: the consumer with the library defaults (lanes, prefetch, inbox batch)
           --prefetch N                 rabbitmq: consumer prefetch (default: lanes x inbox batch x 2, at least 32)
@@ -392,12 +399,7 @@ public sealed class BenchOptions
                     options.HttpBatch = Int(name, Value(), 2, 1_000);
                     break;
                 case "--consumer":
-                    options.Consumer = Value().ToLowerInvariant() switch
-                    {
-                        "on" or "true" or "1" => true,
-                        "off" or "false" or "0" => false,
-                        var other => throw new BenchOptionsException($"Option --consumer: '{other}' is not on or off."),
-                    };
+                    options.Consumer = OnOff(name, Value());
                     break;
                 case "--kafka":
                     options.Kafka = Value();
@@ -457,13 +459,11 @@ public sealed class BenchOptions
                 case "--keys":
                     options.Keys = Infrastructure.PartitionKeys.Parse(Value());
                     break;
+                case "--context-pool":
+                    options.ContextPool = OnOff(name, Value());
+                    break;
                 case "--wakeup":
-                    options.Wakeup = Value().ToLowerInvariant() switch
-                    {
-                        "on" or "true" or "1" => true,
-                        "off" or "false" or "0" => false,
-                        var other => throw new BenchOptionsException($"Option --wakeup: '{other}' is not on or off."),
-                    };
+                    options.Wakeup = OnOff(name, Value());
                     break;
                 default:
                     throw new BenchOptionsException($"Unknown option '{name}'. Run with --help for the list.");
@@ -487,6 +487,13 @@ public sealed class BenchOptions
 
         return options;
     }
+
+    private static bool OnOff(string name, string text) => text.ToLowerInvariant() switch
+    {
+        "on" or "true" or "1" => true,
+        "off" or "false" or "0" => false,
+        _ => throw new BenchOptionsException($"Option {name}: '{text}' is not on or off."),
+    };
 
     private static int Int(string name, string text, int min, int max)
     {
