@@ -202,10 +202,21 @@ internal sealed class OutboxDispatcher : BackgroundService
     /// <see cref="AddLoopIfRoom"/>) until its first empty claim or failure, leaving the idle polling and the retries
     /// to the steady loop.
     /// </summary>
+    /// <remarks>
+    /// How soon a loop looks again depends on how its current run of work began. Found by polling (nothing signals
+    /// these commits: another process without a cross-process wake-up, a retry or a scheduled message coming due), more
+    /// is likely to follow unannounced: after a short batch it claims again at once, then after an empty claim it waits
+    /// a sixteenth of <see cref="OutboxDispatcherOptions.PollingInterval"/>, doubling up to it. Woken by the signal
+    /// (commits that announce themselves), the next commit will wake it too: after a short batch of unkeyed messages (the
+    /// claim took everything claimable) or an empty claim it waits for the signal, polling only every
+    /// <see cref="OutboxDispatcherOptions.PollingInterval"/>. A quiet outbox, or a quiet tenant among many, then costs
+    /// one claim per commit instead of three or four.
+    /// </remarks>
     private async Task RunClaimsAsync(Guid owner, bool added, CancellationToken stopping, CancellationToken sendAbort)
     {
         var consecutiveErrors = 0;
         var idleWait = FirstIdleWait();
+        var woken = false; // the current run of work began with a wake-up signal, not a poll
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -225,19 +236,31 @@ internal sealed class OutboxDispatcher : BackgroundService
                         break;
                     }
 
-                    // Adaptive idle polling: look again soon after work, then back off to PollingInterval.
-                    await WaitForWorkAsync(wake, idleWait, stopping).ConfigureAwait(false);
-                    idleWait = LongerIdleWait(idleWait);
+                    // Adaptive idle polling after work found by polling: look again soon, then back off to PollingInterval.
+                    var wait = woken ? _options.PollingInterval : idleWait;
+                    woken = await WaitForWorkAsync(wake, wait, stopping).ConfigureAwait(false);
+                    idleWait = LongerIdleWait(wait);
                     continue;
                 }
 
                 idleWait = FirstIdleWait();
-                if (batch.Count >= _options.BatchSize)
+                var full = batch.Count >= _options.BatchSize;
+                if (full)
                 {
                     AddLoopIfRoom(stopping, sendAbort);
                 }
 
                 await DispatchBatchAsync(owner, batch, claimedAt, stopping, sendAbort).ConfigureAwait(false);
+                if (woken && !full && !HasKeyed(batch))
+                {
+                    // Everything claimable was taken, and what commits from now on signals: wait for it (a commit
+                    // during the sends has already completed the wait).
+                    woken = await WaitForWorkAsync(wake, _options.PollingInterval, stopping).ConfigureAwait(false);
+                    if (!woken)
+                    {
+                        idleWait = _options.PollingInterval; // a whole interval of silence: the polls go on at that pace
+                    }
+                }
             }
             catch (Exception ex) when (!stopping.IsCancellationRequested || ex is not OperationCanceledException)
             {
@@ -723,12 +746,33 @@ internal sealed class OutboxDispatcher : BackgroundService
 
     private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));
 
-    private async Task WaitForWorkAsync(Task wake, TimeSpan wait, CancellationToken stopping)
+    /// <summary>Waits for <paramref name="wake"/> or <paramref name="wait"/>; returns whether the signal ended the wait.</summary>
+    private async Task<bool> WaitForWorkAsync(Task wake, TimeSpan wait, CancellationToken stopping)
     {
+        if (wake.IsCompleted)
+        {
+            return true;
+        }
+
         using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         var delay = Task.Delay(wait, _time, cancelDelay.Token);
-        await Task.WhenAny(wake, delay).ConfigureAwait(false);
+        var first = await Task.WhenAny(wake, delay).ConfigureAwait(false);
         await cancelDelay.CancelAsync().ConfigureAwait(false);
+        return first == wake;
+    }
+
+    /// <summary>Whether the batch holds keyed messages: a keyed claim is short by design (a key's next row waits for its predecessor).</summary>
+    private static bool HasKeyed(IReadOnlyList<OutboxMessage> batch)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (batch[i].PartitionKey is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task DelayQuietlyAsync(TimeSpan delay, CancellationToken stopping)

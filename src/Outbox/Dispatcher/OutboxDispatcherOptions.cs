@@ -47,8 +47,9 @@ public sealed class OutboxDispatcherOptions
     public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// The longest an idle loop waits before looking again when nothing wakes it. After finding work a loop looks
-    /// again after a sixteenth of this, doubling the wait at every empty look up to this value.
+    /// The longest an idle loop waits before looking again when nothing wakes it. After finding work by polling a loop
+    /// looks again after a sixteenth of this, doubling the wait at every empty look up to this value; after work a
+    /// wake-up signal announced it waits for the next signal, looking again after this value at the latest.
     /// <value>The default value is 1 second.</value>
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:05:00")]

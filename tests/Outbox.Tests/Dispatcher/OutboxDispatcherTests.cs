@@ -257,6 +257,74 @@ public sealed class OutboxDispatcherTests
     }
 
     [Fact]
+    public async Task Loop_WokenByASignal_AfterAShortUnkeyedBatch_ClaimsOnlyAtTheNextSignal()
+    {
+        // The clock never moves, so every claim after the first was started by a signal: one claim per commit, no
+        // empty claim after each batch (the commits that follow will signal too).
+        var store = new FakeOutboxStore();
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.ClaimCalls == 1); // empty: the loop now waits
+
+            store.Add();
+            signal.NotifyCommitted();
+            await WaitUntilAsync(() => store.Acknowledged.Count == 1);
+            store.Add();
+            signal.NotifyCommitted();
+            await WaitUntilAsync(() => store.Acknowledged.Count == 2);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(2, transport.AcceptedCount);
+        Assert.Equal(3, store.ClaimCalls);
+    }
+
+    [Fact]
+    public async Task Loop_WokenByASignal_AfterAShortKeyedBatch_ClaimsAgainAtOnce()
+    {
+        // A keyed claim is short by design (a key's next row waits for its predecessor to be delivered): even when
+        // commits signal, the loop claims again right after it.
+        var store = new FakeOutboxStore();
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.ClaimCalls == 1);
+
+            store.Add(partitionKey: "k");
+            signal.NotifyCommitted();
+            await WaitUntilAsync(() => store.Acknowledged.Count == 1 && store.ClaimCalls == 3);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+        Assert.Equal(3, store.ClaimCalls);
+    }
+
+    [Fact]
+    public async Task Loop_WorkFoundByPolling_AfterAShortBatch_ClaimsAgainAtOnce()
+    {
+        // Nothing signalled this row (another process, a retry coming due): more may follow unannounced, so the loop
+        // looks again at once instead of waiting for a signal.
+        var store = new FakeOutboxStore();
+        store.Add();
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.Acknowledged.Count == 1 && store.ClaimCalls == 2);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+        Assert.Equal(2, store.ClaimCalls);
+    }
+
+    [Fact]
     public void IsTransient_SendItselfCancelled_IsNotRetried()
     {
         Assert.False(OutboxResilience.IsTransient(new OperationCanceledException(), new CancellationToken(canceled: true)));
