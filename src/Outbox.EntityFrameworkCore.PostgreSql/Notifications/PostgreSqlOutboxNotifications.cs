@@ -36,8 +36,15 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
     /// <summary>How many times the listener tries to send its probe after a <c>LISTEN</c> before it leaves the question open.</summary>
     internal const int ProbeAttempts = 5;
 
-    /// <summary>The payload of the probe; publishes notify with an empty one.</summary>
+    /// <summary>The payload of the probe; publishes notify with <see cref="_sender"/> (older versions with an empty one).</summary>
     private const string ProbePayload = "outbox-listener-probe";
+
+    /// <summary>
+    /// This instance's NOTIFY payload. The commits it announces already woke this process's loops (the signal wakes them
+    /// before it asks for the NOTIFY), so its listener ignores their echo instead of waking every loop a second time.
+    /// A payload, not the backend pid: behind a pooler the sending backend is not the connection's.
+    /// </summary>
+    private readonly string _sender = "outbox-" + Guid.NewGuid().ToString("N");
 
     private readonly OutboxStoreBootstrap<TContext> _bootstrap;
     private readonly OutboxSignal _signal;
@@ -146,9 +153,11 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                 try
                 {
                     connection ??= await OpenAsync(stopping).ConfigureAwait(false);
-                    using var command = new NpgsqlCommand("SELECT pg_notify($1, '')", connection);
+                    using var command = new NpgsqlCommand("SELECT pg_notify($1, $2)", connection);
                     command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = Channel });
+                    command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _sender });
                     await command.ExecuteNonQueryAsync(stopping).ConfigureAwait(false);
+                    PostgreSqlNotificationsLog.Sent(_logger, Channel);
                     failures = 0;
                     await Task.Delay(_options.NotifyInterval, _time, stopping).ConfigureAwait(false);
                 }
@@ -197,7 +206,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                     connection.Notification += (_, e) =>
                     {
                         Volatile.Write(ref received, 1);
-                        if (e.Payload != ProbePayload)
+                        if (e.Payload != ProbePayload && e.Payload != _sender)
                         {
                             PostgreSqlNotificationsLog.Received(_logger, Channel);
                             _signal.Notify();
@@ -374,6 +383,9 @@ internal static partial class PostgreSqlNotificationsLog
 
     [LoggerMessage(EventId = 1108, Level = LogLevel.Debug, Message = "The outbox notification listener received a notification on channel {Channel}; the dispatchers look for work.")]
     public static partial void Received(ILogger logger, string channel);
+
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Debug, Message = "Sent an outbox notification on channel {Channel} for the commits of this process.")]
+    public static partial void Sent(ILogger logger, string channel);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "Sending an outbox notification failed; it is sent again (backing off up to 10 s) until it goes through, and dispatchers in other processes poll meanwhile.")]
     public static partial void NotifyFailed(ILogger logger, Exception exception);

@@ -17,6 +17,7 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
 {
     private const int ProbeReceived = 1105;
     private const int NotificationReceived = 1108;
+    private const int NotificationSent = 1109;
 
     // Only a bound against a hang: what is waited for is an event.
     private static readonly TimeSpan WakeWait = TimeSpan.FromSeconds(120);
@@ -107,6 +108,39 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
         await dispatcher.StopAsync(Ct);
     }
 
+    [Fact]
+    public async Task Notify_CommitInTheDispatchersOwnProcess_WakesItInProcessAndItsEchoIsIgnored()
+    {
+        await using var database = await fixture.CreateDatabaseAsync();
+        var transport = new InMemoryTransport();
+        var logs = new LogCapture();
+        using var dispatcher = await StartDispatcherAsync(database, transport, logs);
+        await logs.WaitForCountAsync(ProbeReceived, 1, ProbeWait, Ct);
+
+        // A commit in the dispatcher's own process: the signal wakes its loops (polling is every 5 minutes), and the
+        // NOTIFY that announces it to other processes is sent.
+        await PublishAsync(dispatcher, "own");
+        await logs.WaitForCountAsync(NotificationSent, 1, WakeWait, Ct);
+        var deadline = DateTime.UtcNow + WakeWait;
+        while (transport.AcceptedCount < 1 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+
+        // A commit elsewhere, after the first NOTIFY committed: the server delivers notifications in commit order, so by
+        // the time this one wakes the dispatcher the echo of the first has come back too, and was not taken for work.
+        var publisherLogs = new LogCapture();
+        using var publisher = BuildPublisher(database, publisherLogs);
+        await publisher.StartAsync(Ct);
+        await PublishAsync(publisher, "elsewhere");
+        await WaitForAcceptedAsync(transport, 2, logs, publisherLogs, notifications: 1);
+        Assert.Equal(1, logs.Count(NotificationReceived));
+        await publisher.StopAsync(Ct);
+        await dispatcher.StopAsync(Ct);
+    }
+
     private static async Task<IHost> StartDispatcherAsync(TestDatabase database, InMemoryTransport transport, LogCapture logs)
     {
         var host = OutboxTestHost.Build(
@@ -127,14 +161,15 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
     }
 
     /// <summary>
-    /// Waits for the listener to have received <paramref name="count"/> notifications in all (event 1108, the proof that
-    /// the commits were announced) and for that many messages to be delivered.
+    /// Waits for the listener to have received <paramref name="notifications"/> (default <paramref name="count"/>)
+    /// notifications in all (event 1108, the proof that the commits were announced) and for <paramref name="count"/>
+    /// messages to be delivered.
     /// </summary>
-    private static async Task WaitForAcceptedAsync(InMemoryTransport transport, int count, LogCapture dispatcherLogs, LogCapture publisherLogs)
+    private static async Task WaitForAcceptedAsync(InMemoryTransport transport, int count, LogCapture dispatcherLogs, LogCapture publisherLogs, int? notifications = null)
     {
         try
         {
-            await dispatcherLogs.WaitForCountAsync(NotificationReceived, count, WakeWait, Ct);
+            await dispatcherLogs.WaitForCountAsync(NotificationReceived, notifications ?? count, WakeWait, Ct);
         }
         catch (TimeoutException ex)
         {
