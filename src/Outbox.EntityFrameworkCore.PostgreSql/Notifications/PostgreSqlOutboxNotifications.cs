@@ -209,7 +209,7 @@ internal sealed class PostgreSqlOutboxNotifications<TContext> : BackgroundServic
                         if (e.Payload != ProbePayload && e.Payload != _sender)
                         {
                             PostgreSqlNotificationsLog.Received(_logger, Channel);
-                            _signal.Notify();
+                            _signal.NotifyCommits(); // another process committed
                         }
                     };
                     using (var listen = new NpgsqlCommand($"LISTEN {QuotedChannel}", connection))

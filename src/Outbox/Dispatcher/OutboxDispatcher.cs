@@ -210,7 +210,8 @@ internal sealed class OutboxDispatcher : BackgroundService
     /// (commits that announce themselves), the next commit will wake it too: after a short batch of unkeyed messages (the
     /// claim took everything claimable) or an empty claim it waits for the signal, polling only every
     /// <see cref="OutboxDispatcherOptions.PollingInterval"/>. A quiet outbox, or a quiet tenant among many, then costs
-    /// one claim per commit instead of three or four.
+    /// one claim per commit instead of three or four. Only a wake-up that announced commits counts
+    /// (<see cref="OutboxSignal.Commits"/>); any other is treated like a poll.
     /// </remarks>
     private async Task RunClaimsAsync(Guid owner, bool added, CancellationToken stopping, CancellationToken sendAbort)
     {
@@ -222,6 +223,7 @@ internal sealed class OutboxDispatcher : BackgroundService
             try
             {
                 var wake = _signal.NextNotification;
+                var commits = _signal.Commits;
 
                 // The claim is not cancelled by shutdown: a claim cut off after it committed would leave rows leased
                 // until their lease expired. It is one short statement; the loop stops right after it.
@@ -238,7 +240,7 @@ internal sealed class OutboxDispatcher : BackgroundService
 
                     // Adaptive idle polling after work found by polling: look again soon, then back off to PollingInterval.
                     var wait = woken ? _options.PollingInterval : idleWait;
-                    woken = await WaitForWorkAsync(wake, wait, stopping).ConfigureAwait(false);
+                    woken = await WaitForWorkAsync(wake, commits, wait, stopping).ConfigureAwait(false);
                     idleWait = LongerIdleWait(wait);
                     continue;
                 }
@@ -255,7 +257,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 {
                     // Everything claimable was taken, and what commits from now on signals: wait for it (a commit
                     // during the sends has already completed the wait).
-                    woken = await WaitForWorkAsync(wake, _options.PollingInterval, stopping).ConfigureAwait(false);
+                    woken = await WaitForWorkAsync(wake, commits, _options.PollingInterval, stopping).ConfigureAwait(false);
                     if (!woken)
                     {
                         idleWait = _options.PollingInterval; // a whole interval of silence: the polls go on at that pace
@@ -746,19 +748,26 @@ internal sealed class OutboxDispatcher : BackgroundService
 
     private TimeSpan FirstIdleWait() => TimeSpan.FromTicks(Math.Max(_options.PollingInterval.Ticks / 16, TimeSpan.TicksPerMillisecond));
 
-    /// <summary>Waits for <paramref name="wake"/> or <paramref name="wait"/>; returns whether the signal ended the wait.</summary>
-    private async Task<bool> WaitForWorkAsync(Task wake, TimeSpan wait, CancellationToken stopping)
+    /// <summary>
+    /// Waits for <paramref name="wake"/> or <paramref name="wait"/>. Returns whether announced commits ended it: the
+    /// signal fired and its commit count moved past <paramref name="commits"/> (read with <paramref name="wake"/>, before
+    /// the claim). Any other wake-up (a listener starting, a nudge) is treated like a poll.
+    /// </summary>
+    private async Task<bool> WaitForWorkAsync(Task wake, long commits, TimeSpan wait, CancellationToken stopping)
     {
-        if (wake.IsCompleted)
+        if (!wake.IsCompleted)
         {
-            return true;
+            using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            var delay = Task.Delay(wait, _time, cancelDelay.Token);
+            var first = await Task.WhenAny(wake, delay).ConfigureAwait(false);
+            await cancelDelay.CancelAsync().ConfigureAwait(false);
+            if (first != wake)
+            {
+                return false;
+            }
         }
 
-        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var delay = Task.Delay(wait, _time, cancelDelay.Token);
-        var first = await Task.WhenAny(wake, delay).ConfigureAwait(false);
-        await cancelDelay.CancelAsync().ConfigureAwait(false);
-        return first == wake;
+        return _signal.Commits != commits;
     }
 
     /// <summary>Whether the batch holds keyed messages: a keyed claim is short by design (a key's next row waits for its predecessor).</summary>

@@ -8,6 +8,7 @@ namespace Outbox;
 public sealed class OutboxSignal
 {
     private TaskCompletionSource _current = NewSource();
+    private long _commits;
 
     /// <summary>Raised by <see cref="NotifyCommitted()"/>; handlers must return quickly and must not throw.</summary>
     public event Action? Committed;
@@ -18,8 +19,22 @@ public sealed class OutboxSignal
     /// <summary>Messages were committed: wakes this process's loops and tells the cross-process notifiers.</summary>
     public void NotifyCommitted()
     {
-        Notify();
+        NotifyCommits();
         Committed?.Invoke();
+    }
+
+    /// <summary>
+    /// How many notifications announced commits (<see cref="NotifyCommitted()"/>, a routed commit, a cross-process
+    /// notification), as opposed to other wake-ups (a listener's start, a test's nudge). A loop that sees it move while
+    /// it waited knows that commits announce themselves, and can wait for the next one instead of polling soon.
+    /// </summary>
+    internal long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Commits were announced (by this process's publishers, a tenant's routed commit, or a NOTIFY from another process): wakes the loops.</summary>
+    internal void NotifyCommits()
+    {
+        Interlocked.Increment(ref _commits);
+        Notify();
     }
 
     /// <summary>

@@ -241,13 +241,13 @@ internal sealed partial class OutboxTenantDispatcher : BackgroundService, IOutbo
     {
         if (connectionString is not null && _byConnectionString.TryGetValue(connectionString, out var tenant))
         {
-            tenant.Signal.Notify();
+            tenant.Signal.NotifyCommits();
             return;
         }
 
         foreach (var t in _tenants.Values)
         {
-            t.Signal.Notify();
+            t.Signal.NotifyCommits();
         }
     }
 

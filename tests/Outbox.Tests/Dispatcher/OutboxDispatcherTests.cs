@@ -306,6 +306,29 @@ public sealed class OutboxDispatcherTests
     }
 
     [Fact]
+    public async Task Loop_WokenByAWakeUpThatAnnouncesNoCommit_AfterAShortBatch_ClaimsAgainAtOnce()
+    {
+        // A wake-up that is not a commit (a listener starting, a test's nudge) says nothing about whether commits
+        // signal: the loop treats the work it finds like work found by polling.
+        var store = new FakeOutboxStore();
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.ClaimCalls == 1);
+
+            store.Add();
+            signal.Notify();
+            await WaitUntilAsync(() => store.Acknowledged.Count == 1 && store.ClaimCalls == 3);
+            await host.StopAsync(Ct);
+        }
+
+        Assert.Equal(1, transport.AcceptedCount);
+        Assert.Equal(3, store.ClaimCalls);
+    }
+
+    [Fact]
     public async Task Loop_WorkFoundByPolling_AfterAShortBatch_ClaimsAgainAtOnce()
     {
         // Nothing signalled this row (another process, a retry coming due): more may follow unannounced, so the loop
