@@ -270,6 +270,7 @@ internal sealed class OutboxDispatcher : BackgroundService
                 // the database accepting connections; they start over at the first statement that succeeds. Logged at
                 // the first failure and then every LoopFailureLogEvery-th, so that an outage does not flood the log.
                 consecutiveErrors++;
+                woken = false; // the outage may have cut the wake-ups too (a listener's connection): poll soon once back
                 _heartbeat?.Failed(ex);
                 if (added)
                 {
