@@ -121,13 +121,7 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
         // NOTIFY that announces it to other processes is sent.
         await PublishAsync(dispatcher, "own");
         await logs.WaitForCountAsync(NotificationSent, 1, WakeWait, Ct);
-        var deadline = DateTime.UtcNow + WakeWait;
-        while (transport.AcceptedCount < 1 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10, Ct);
-        }
-
-        Assert.Equal(1, transport.AcceptedCount);
+        await WaitForDeliveredAsync(transport, 1);
 
         // A commit elsewhere, after the first NOTIFY committed: the server delivers notifications in commit order, so by
         // the time this one wakes the dispatcher the echo of the first has come back too, and was not taken for work.
@@ -176,6 +170,11 @@ public sealed class PostgreSqlWakeUpTests(PostgreSqlFixture fixture) : IClassFix
             throw new TimeoutException($"{ex.Message}{Environment.NewLine}Publisher log:{Environment.NewLine}{publisherLogs.Describe()}", ex);
         }
 
+        await WaitForDeliveredAsync(transport, count);
+    }
+
+    private static async Task WaitForDeliveredAsync(InMemoryTransport transport, int count)
+    {
         var deadline = DateTime.UtcNow + WakeWait;
         while (transport.AcceptedCount < count && DateTime.UtcNow < deadline)
         {

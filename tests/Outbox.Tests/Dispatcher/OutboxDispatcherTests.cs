@@ -259,27 +259,20 @@ public sealed class OutboxDispatcherTests
     [Fact]
     public async Task Loop_WokenByASignal_AfterAShortUnkeyedBatch_ClaimsOnlyAtTheNextSignal()
     {
-        // The clock never moves, so every claim after the first was started by a signal: one claim per commit, no
-        // empty claim after each batch (the commits that follow will signal too).
-        var store = new FakeOutboxStore();
-        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
-        using (host)
+        // Every claim after the first was started by a signal: one claim per commit, no empty claim after each batch
+        // (the commits that follow will signal too).
+        var (accepted, claims) = await RunIdleLoopAsync(async (store, signal) =>
         {
-            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
-            await host.StartAsync(Ct);
-            await WaitUntilAsync(() => store.ClaimCalls == 1); // empty: the loop now waits
-
             store.Add();
             signal.NotifyCommitted();
             await WaitUntilAsync(() => store.Acknowledged.Count == 1);
             store.Add();
             signal.NotifyCommitted();
             await WaitUntilAsync(() => store.Acknowledged.Count == 2);
-            await host.StopAsync(Ct);
-        }
+        });
 
-        Assert.Equal(2, transport.AcceptedCount);
-        Assert.Equal(3, store.ClaimCalls);
+        Assert.Equal(2, accepted);
+        Assert.Equal(3, claims);
     }
 
     [Fact]
@@ -287,22 +280,15 @@ public sealed class OutboxDispatcherTests
     {
         // A keyed claim is short by design (a key's next row waits for its predecessor to be delivered): even when
         // commits signal, the loop claims again right after it.
-        var store = new FakeOutboxStore();
-        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
-        using (host)
+        var (accepted, claims) = await RunIdleLoopAsync(async (store, signal) =>
         {
-            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
-            await host.StartAsync(Ct);
-            await WaitUntilAsync(() => store.ClaimCalls == 1);
-
             store.Add(partitionKey: "k");
             signal.NotifyCommitted();
             await WaitUntilAsync(() => store.Acknowledged.Count == 1 && store.ClaimCalls == 3);
-            await host.StopAsync(Ct);
-        }
+        });
 
-        Assert.Equal(1, transport.AcceptedCount);
-        Assert.Equal(3, store.ClaimCalls);
+        Assert.Equal(1, accepted);
+        Assert.Equal(3, claims);
     }
 
     [Fact]
@@ -310,22 +296,15 @@ public sealed class OutboxDispatcherTests
     {
         // A wake-up that is not a commit (a listener starting, a test's nudge) says nothing about whether commits
         // signal: the loop treats the work it finds like work found by polling.
-        var store = new FakeOutboxStore();
-        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
-        using (host)
+        var (accepted, claims) = await RunIdleLoopAsync(async (store, signal) =>
         {
-            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
-            await host.StartAsync(Ct);
-            await WaitUntilAsync(() => store.ClaimCalls == 1);
-
             store.Add();
             signal.Notify();
             await WaitUntilAsync(() => store.Acknowledged.Count == 1 && store.ClaimCalls == 3);
-            await host.StopAsync(Ct);
-        }
+        });
 
-        Assert.Equal(1, transport.AcceptedCount);
-        Assert.Equal(3, store.ClaimCalls);
+        Assert.Equal(1, accepted);
+        Assert.Equal(3, claims);
     }
 
     [Fact]
@@ -359,6 +338,27 @@ public sealed class OutboxDispatcherTests
     {
         Assert.False(new MessageRejectedException("no route").IsPermanent);
         Assert.True(new PermanentDeliveryException("too large").IsPermanent);
+    }
+
+    /// <summary>
+    /// Starts one loop over an empty store with a clock that never moves, waits for its first (empty) claim, runs
+    /// <paramref name="act"/>, stops; returns the messages sent and the claims made. No wait here ends by time, so every
+    /// claim after the first was started by the signal or by the loop's own rule of claiming again at once.
+    /// </summary>
+    private static async Task<(long Accepted, long Claims)> RunIdleLoopAsync(Func<FakeOutboxStore, OutboxSignal, Task> act)
+    {
+        var store = new FakeOutboxStore();
+        var (host, transport) = Build(store, o => o.BatchSize = 10, time: new FakeTimeProvider());
+        using (host)
+        {
+            var signal = host.Services.GetRequiredKeyedService<OutboxSignal>(OutboxInstance.DefaultName);
+            await host.StartAsync(Ct);
+            await WaitUntilAsync(() => store.ClaimCalls == 1); // empty: the loop now waits
+            await act(store, signal);
+            await host.StopAsync(Ct);
+        }
+
+        return (transport.AcceptedCount, store.ClaimCalls);
     }
 
     private static (IHost Host, InMemoryTransport Transport) Build(
